@@ -1,0 +1,34 @@
+"""`envs_jax.make(name, **kwargs)` and `envs_jax.names()`: one namespace for every environment."""
+from __future__ import annotations
+
+import difflib
+from typing import Callable
+
+from .aloha import Aloha
+from .coordination_game import CoordinationGame
+from .smax import SMAXEnv, smax_maps
+
+_FIXED: dict[str, Callable] = {
+    "cg_2": lambda **kw: CoordinationGame(2, **kw),
+    "cg_3": lambda **kw: CoordinationGame(3, **kw),
+    "cg_5": lambda **kw: CoordinationGame(5, **kw),
+    "cg_10": lambda **kw: CoordinationGame(10, **kw),
+    "aloha_10": lambda **kw: Aloha(10, **kw),
+}
+
+
+def names() -> list[str]:
+    """Every registered env name."""
+    return list(_FIXED) + [f"smax_{m}" for m in smax_maps()]
+
+
+def make(name: str, **kwargs):
+    """Build the env called `name` (a jaxmarl MultiAgentEnv); kwargs go to its constructor."""
+    if name in _FIXED:
+        return _FIXED[name](**kwargs)
+    if name.startswith("smax_") and name[len("smax_") :] in smax_maps():
+        return SMAXEnv(name[len("smax_") :], **kwargs)
+    valid = names()
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"unknown env {name!r}.{hint} Valid names: {', '.join(valid)}")

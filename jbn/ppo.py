@@ -1,0 +1,209 @@
+"""MAPPO loss pieces (DESIGN.md §4): GAE, value normalisation, clipped surrogate, value loss,
+density penalty, masked entropy. All pure and jittable; the trainer assembles the full loss.
+
+Axes: ``T`` time, ``E`` env, ``N`` agent, ``B`` flattened batch, ``A`` actions.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+# --------------------------------------------------------------------------------------------- GAE
+
+
+def gae(rewards, values, next_values, terminated, dones, gamma, lam):
+    """Generalised advantage estimation, scanned backwards over time.
+
+    rewards, values, next_values: float32 [T, ...] (e.g. [T, E]).
+      values[t] = V(s_t); next_values[t] = V of the state reached after step t *before* auto-reset
+      (at a time-limit truncation: the value of the real final state, which we bootstrap from).
+    terminated: bool [T, ...], true termination at step t (no bootstrap).
+    dones: bool [T, ...], terminated or truncated at step t (the episode ended: cut the recursion).
+    gamma, lam: discount and GAE λ (floats or scalar arrays).
+
+    δ_t = r_t + γ(1 − terminated_t)·next_values_t − values_t
+    A_t = δ_t + γλ(1 − dones_t)·A_{t+1},   A_T = 0.
+    Returns (advantages, targets), float32 [T, ...], targets = advantages + values.
+    """
+    rewards = jnp.asarray(rewards, jnp.float32)
+    values = jnp.asarray(values, jnp.float32)
+    next_values = jnp.asarray(next_values, jnp.float32)
+    not_term = 1.0 - jnp.asarray(terminated, jnp.float32)
+    not_done = 1.0 - jnp.asarray(dones, jnp.float32)
+
+    deltas = rewards + gamma * not_term * next_values - values
+
+    def step(adv_next, xs):
+        delta, nd = xs
+        adv = delta + gamma * lam * nd * adv_next
+        return adv, adv
+
+    _, advantages = jax.lax.scan(
+        step, jnp.zeros_like(deltas[0]), (deltas, not_done), reverse=True
+    )
+    return advantages, advantages + values
+
+
+# ------------------------------------------------------------------------------------- ValueNorm
+
+
+class ValueNorm(NamedTuple):
+    """Running statistics of the value targets, as in MAPPO's ValueNorm (scalar, all axes pooled).
+
+    running_mean, running_mean_sq: EMAs of the batch mean of x and of x². debiasing_term: EMA of 1
+    (Adam-style bias correction of the zero initialisation). All float32 scalars [].
+    """
+
+    running_mean: jnp.ndarray
+    running_mean_sq: jnp.ndarray
+    debiasing_term: jnp.ndarray
+
+
+VALUE_NORM_BETA = 0.99999
+VALUE_NORM_EPS = 1e-5
+VALUE_NORM_MIN_VAR = 1e-2
+
+
+def value_norm_init() -> ValueNorm:
+    """All-zero statistics. Before any update the debiased mean is 0 and var is clamped to 1e-2."""
+    z = jnp.zeros((), jnp.float32)
+    return ValueNorm(running_mean=z, running_mean_sq=z, debiasing_term=z)
+
+
+def value_norm_update(vn: ValueNorm, x, beta: float = VALUE_NORM_BETA) -> ValueNorm:
+    """One EMA step with the batch x (any shape, all elements pooled): stat ← β·stat + (1 − β)·batch stat."""
+    x = jnp.asarray(x, jnp.float32)
+    w = jnp.float32(beta)
+    return ValueNorm(
+        running_mean=w * vn.running_mean + (1.0 - w) * jnp.mean(x),
+        running_mean_sq=w * vn.running_mean_sq + (1.0 - w) * jnp.mean(jnp.square(x)),
+        debiasing_term=w * vn.debiasing_term + (1.0 - w),
+    )
+
+
+def value_norm_mean_var(vn: ValueNorm):
+    """Debiased (mean, var); debiasing term clamped at 1e-5, var clamped at 1e-2. Float32 scalars."""
+    d = jnp.maximum(vn.debiasing_term, VALUE_NORM_EPS)
+    mean = vn.running_mean / d
+    var = jnp.maximum(vn.running_mean_sq / d - jnp.square(mean), VALUE_NORM_MIN_VAR)
+    return mean, var
+
+
+def value_norm_normalize(vn: ValueNorm, x):
+    """(x − mean) / sqrt(var), x any shape."""
+    mean, var = value_norm_mean_var(vn)
+    return (jnp.asarray(x, jnp.float32) - mean) / jnp.sqrt(var)
+
+
+def value_norm_denormalize(vn: ValueNorm, x):
+    """x · sqrt(var) + mean, x any shape (inverse of value_norm_normalize)."""
+    mean, var = value_norm_mean_var(vn)
+    return jnp.asarray(x, jnp.float32) * jnp.sqrt(var) + mean
+
+
+# ---------------------------------------------------------------------------------------- losses
+
+RATIO_MODES = ("agent", "joint")
+
+
+def _masked_mean(x, mask):
+    if mask is None:
+        return jnp.mean(x)
+    m = jnp.asarray(mask, bool)
+    return jnp.sum(jnp.where(m, x, 0.0)) / jnp.maximum(jnp.sum(m), 1)
+
+
+def clipped_surrogate(logp_new, logp_old, advantages, clip_eps, ratio="agent", mask=None):
+    """PPO clipped surrogate, to MINIMISE: −mean(min(r·A, clip(r, 1 − ε, 1 + ε)·A)).
+
+    logp_new, logp_old: float32 [B, N] per-agent log-probs of the taken actions (logp_old is treated
+      as data; pass it already stopped).
+    advantages: float32 [B], the team advantage (broadcast to the agents).
+    clip_eps: ε. ratio: "agent" (MAPPO: rᵢ = exp(logp_newᵢ − logp_oldᵢ), objective averaged over B and
+      N) or "joint" (r = ∏ᵢ rᵢ = exp(Σᵢ ...), objective averaged over B).
+    mask: optional bool/float [B, N], 0 for agents to ignore (e.g. dead). "agent": masked mean over
+      (B, N); "joint": masked agents drop out of the Σᵢ of log-ratios.
+    Returns (loss, clip_frac, approx_kl), float32 scalars. clip_frac = fraction of ratios with
+    |r − 1| > ε; approx_kl = mean((r − 1) − log r) (non-negative estimator of KL(old ‖ new)), both over
+    the same elements as the loss.
+    """
+    if ratio not in RATIO_MODES:
+        raise ValueError(f"clipped_surrogate: ratio={ratio!r}; choose one of {RATIO_MODES}")
+    log_ratio = jnp.asarray(logp_new, jnp.float32) - jnp.asarray(logp_old, jnp.float32)  # [B, N]
+    adv = jnp.asarray(advantages, jnp.float32)  # [B]
+    if ratio == "agent":
+        adv = adv[:, None]  # [B, 1] -> broadcast over agents
+        elem_mask = mask
+    else:
+        if mask is not None:
+            log_ratio = jnp.where(jnp.asarray(mask, bool), log_ratio, 0.0)
+        log_ratio = jnp.sum(log_ratio, axis=-1)  # [B]
+        elem_mask = None
+    r = jnp.exp(log_ratio)
+    objective = jnp.minimum(r * adv, jnp.clip(r, 1.0 - clip_eps, 1.0 + clip_eps) * adv)
+    loss = -_masked_mean(objective, elem_mask)
+    r_sg = jax.lax.stop_gradient(r)
+    clip_frac = _masked_mean((jnp.abs(r_sg - 1.0) > clip_eps).astype(jnp.float32), elem_mask)
+    approx_kl = _masked_mean((r_sg - 1.0) - jax.lax.stop_gradient(log_ratio), elem_mask)
+    return loss, clip_frac, approx_kl
+
+
+def value_loss(values_new, values_old, targets, clip_eps, huber_delta=10.0):
+    """MAPPO clipped value loss with Huber: mean(max(H(targets − v), H(targets − v_clipped))).
+
+    values_new, values_old, targets: float32, same shape (e.g. [B]), all in the same space (the
+    normalised one when ValueNorm is used). v_clipped = values_old + clip(values_new − values_old, ±ε).
+    H = optax.huber_loss with δ = huber_delta (½e² for |e| ≤ δ, δ(|e| − ½δ) beyond).
+    Returns a float32 scalar.
+    """
+    values_new = jnp.asarray(values_new, jnp.float32)
+    values_old = jnp.asarray(values_old, jnp.float32)
+    targets = jnp.asarray(targets, jnp.float32)
+    v_clipped = values_old + jnp.clip(values_new - values_old, -clip_eps, clip_eps)
+    l_orig = optax.huber_loss(values_new, targets, delta=huber_delta)
+    l_clip = optax.huber_loss(v_clipped, targets, delta=huber_delta)
+    return jnp.mean(jnp.maximum(l_orig, l_clip))
+
+
+def density_penalty(rho, eta, alpha):
+    """Density regulariser α·|ρ(G) − η| (DESIGN.md §4), mean over the batch.
+
+    rho: float32 [B] (or any shape) DAG densities in [0, 1]; eta, alpha: scalars (jbn.schedules).
+    Returns a float32 scalar.
+    """
+    return alpha * jnp.mean(jnp.abs(jnp.asarray(rho, jnp.float32) - eta))
+
+
+# Finite stand-in for −inf: keeps log_softmax and its gradient NaN-free.
+_MASKED_LOGIT = -1e9
+
+
+def entropy_of_logits(logits, avail):
+    """Entropy of the categorical softmax(logits) restricted to the available actions.
+
+    logits: float32 [..., A] (may already hold −inf at unavailable actions).
+    avail: bool [..., A]; unavailable actions get probability 0.
+    Returns float32 [...]. Finite values and gradients whenever at least one action is available.
+    """
+    avail = jnp.asarray(avail, bool)
+    logits = jnp.where(avail, jnp.asarray(logits, jnp.float32), _MASKED_LOGIT)
+    logp = jax.nn.log_softmax(logits, axis=-1)
+    p = jnp.exp(logp)
+    return -jnp.sum(jnp.where(avail, p * logp, 0.0), axis=-1)
+
+
+class LossInfo(NamedTuple):
+    """Diagnostics of one loss evaluation, all float32 scalars []."""
+
+    total: jnp.ndarray
+    policy: jnp.ndarray
+    value: jnp.ndarray
+    entropy: jnp.ndarray
+    density_penalty: jnp.ndarray
+    dag_density: jnp.ndarray
+    clip_frac: jnp.ndarray
+    approx_kl: jnp.ndarray

@@ -1,0 +1,273 @@
+"""The env contract for every registered env, plus exact checks of the Coordination Game and Aloha."""
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs_jax
+from envs_jax import ArrayEnv
+from envs_jax.aloha import Aloha, aloha_adjacency
+from envs_jax.coordination_game import CoordinationGame
+
+# Every registered env except the large SMAX maps (compile time); smax_3m and smax_6h_vs_8z included.
+_SKIP = {"smax_25m", "smax_27m_vs_30m", "smax_smacv2_20_units", "smax_3s5z_vs_3s6z", "smax_10m_vs_11m",
+         "smax_smacv2_10_units", "smax_smacv2_5_units", "smax_3s5z", "smax_8m", "smax_5m_vs_6m", "smax_3s_vs_5z"}
+CONTRACT_ENVS = [n for n in envs_jax.names() if n not in _SKIP]
+
+
+def _rollout(env: ArrayEnv, key, num_envs=2, steps=None):
+    return _rollout_fn(env, num_envs, steps or env.max_steps + 3)(jax.random.split(key, num_envs))
+
+
+_CACHE = {}
+
+
+def _rollout_fn(env: ArrayEnv, num_envs, steps):
+    """One compiled rollout per (env, shape): jit(vmap(scan(step))) with random available actions."""
+    if (id(env), num_envs, steps) in _CACHE:
+        return _CACHE[id(env), num_envs, steps]
+
+    def one(key):
+        key, rk = jax.random.split(key)
+        state, ts = env.reset(rk)
+
+        def body(carry, _):
+            key, state, ts = carry
+            key, ak, sk = jax.random.split(key, 3)
+            logits = jnp.where(ts.avail, 0.0, -jnp.inf)
+            act = jax.random.categorical(ak, logits).astype(jnp.int32)
+            state, ts2 = env.step(sk, state, act)
+            return (key, state, ts2), (ts, act, ts2)
+
+        _, out = jax.lax.scan(body, (key, state, ts), None, steps)
+        return out
+
+    fn = _CACHE[id(env), num_envs, steps] = jax.jit(jax.vmap(one))
+    return fn
+
+
+@pytest.mark.parametrize("name", CONTRACT_ENVS)
+def test_env_contract(name):
+    kwargs = {"max_steps": 20} if name.startswith("smax_") else {}
+    env = ArrayEnv(envs_jax.make(name, **kwargs))
+    N, D, S, A = env.num_agents, env.obs_dim, env.state_dim, env.num_actions
+    before, act, ts = _rollout(env, jax.random.PRNGKey(0))
+    E, T = 2, env.max_steps + 3
+    assert ts.obs.shape == (E, T, N, D) and ts.obs.dtype == jnp.float32
+    assert ts.world_state.shape == (E, T, S) and ts.world_state.dtype == jnp.float32
+    assert ts.final_world_state.shape == (E, T, S)
+    assert ts.avail.shape == (E, T, N, A) and ts.avail.dtype == jnp.bool_
+    assert ts.visible.shape == (E, T, N, N)
+    assert ts.reward.shape == (E, T) and ts.reward.dtype == jnp.float32
+    for f in (ts.done, ts.terminated, ts.truncated, ts.won):
+        assert f.shape == (E, T) and f.dtype == jnp.bool_
+    # Sampled actions were available; every agent always has at least one available action.
+    assert np.all(np.take_along_axis(np.asarray(before.avail), np.asarray(act)[..., None], -1))
+    assert np.all(np.asarray(ts.avail).any(-1))
+    # Auto-reset: T > max_steps so every env finished at least one episode; done = terminated xor truncated.
+    done = np.asarray(ts.done)
+    assert done.any(1).all()
+    assert np.array_equal(done, np.asarray(ts.terminated) | np.asarray(ts.truncated))
+    assert not np.any(np.asarray(ts.terminated) & np.asarray(ts.truncated))
+    lengths = np.asarray(ts.episode_length)[done]
+    assert lengths.min() >= 1 and lengths.max() <= env.max_steps
+    # Where a step ended an episode at the time limit the length equals max_steps.
+    assert np.all(np.asarray(ts.episode_length)[np.asarray(ts.truncated)] == env.max_steps)
+    # Episode return = sum of the episode's rewards (first env, first episode).
+    t_end = int(np.argmax(done[0]))
+    np.testing.assert_allclose(ts.episode_return[0, t_end], np.asarray(ts.reward[0, : t_end + 1]).sum(), rtol=1e-5)
+    # After a done the next obs comes from a reset: its step counter restarted, i.e. the following
+    # episode lasts its own length again (checked through episode_length increments).
+    lens = np.asarray(ts.episode_length[0])
+    assert lens[t_end + 1] == 1 if t_end + 1 < T else True
+    # Same key -> same trajectory; another key -> another one.
+    _, _, ts_again = _rollout(env, jax.random.PRNGKey(0))
+    np.testing.assert_array_equal(ts.obs, ts_again.obs)
+    np.testing.assert_array_equal(ts.reward, ts_again.reward)
+    _, _, ts_other = _rollout(env, jax.random.PRNGKey(1))
+    assert not np.array_equal(ts.obs, ts_other.obs)
+
+
+def test_smax_reports_wins_and_truncations():
+    env = ArrayEnv(envs_jax.make("smax_3m", max_steps=30))
+    assert env.has_win
+    _, _, ts = _rollout(env, jax.random.PRNGKey(3), num_envs=4, steps=40)
+    # The rollout lasted past the time limit, so some episodes ended; wins only where terminated.
+    assert np.asarray(ts.done).any()
+    assert not np.any(np.asarray(ts.won) & ~np.asarray(ts.terminated))
+
+
+# ---------------------------------------------------------------- Coordination Game
+def _alg1(s, bound):
+    zeros, ones = s.count(0), s.count(1)
+    if abs(zeros - ones) <= bound:
+        return 1.0 if zeros < ones else 0.0
+    return 3.0 if zeros > ones else 2.0
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_cg_exact_tables_match_enumeration(n):
+    eps, bound = 0.1, {2: 1, 3: 1, 5: 2}[n]
+    P, R = CoordinationGame(n).exact_tables()
+    S = 2**n
+    assert P.shape == (S, S, S) and R.shape == (S,)
+    for s in range(S):
+        bits = [(s >> i) & 1 for i in range(n)]
+        assert R[s] == _alg1(bits, bound)
+    for s, a, s2 in itertools.product(range(S), range(S), range(S)):
+        p = 1.0
+        for i in range(n):
+            ai, si = (a >> i) & 1, (s2 >> i) & 1
+            p_zero = 1 - eps if ai == 0 else eps
+            p *= p_zero if si == 0 else 1 - p_zero
+        assert abs(P[s, a, s2] - p) < 1e-6
+
+
+def test_cg_rewards_hand_picked():
+    # N = 2 (bound 1): 00 -> 3, 11 -> 2, 01 -> 0.
+    assert CoordinationGame(2).reward_table().tolist() == [3.0, 0.0, 0.0, 2.0]
+    r3 = CoordinationGame(3).reward_table()
+    assert r3[0b000] == 3 and r3[0b111] == 2 and r3[0b001] == 0 and r3[0b011] == 1
+    r5 = CoordinationGame(5).reward_table()  # bound 2
+    assert r5[0b00000] == 3 and r5[0b11111] == 2 and r5[0b00011] == 0 and r5[0b00111] == 1 and r5[0b00001] == 3
+
+
+def test_cg_step_frequencies_match_P():
+    env = CoordinationGame(2)
+    P, R = env.exact_tables()
+    _, state = env.reset(jax.random.PRNGKey(0))
+    n_samples = 20000
+    for a_idx in range(4):
+        acts = {f"agent_{i}": jnp.int32((a_idx >> i) & 1) for i in range(2)}
+        keys = jax.random.split(jax.random.PRNGKey(a_idx), n_samples)
+        _, st, rew, _, _ = jax.vmap(lambda k: env.step_env(k, state, acts))(keys)
+        s_idx = np.asarray(st.s[:, 0] + 2 * st.s[:, 1])
+        freq = np.bincount(s_idx, minlength=4) / n_samples
+        s0 = int(state.s[0] + 2 * state.s[1])
+        sd = np.sqrt(P[s0, a_idx] * (1 - P[s0, a_idx]) / n_samples)
+        assert np.all(np.abs(freq - P[s0, a_idx]) <= 5 * sd + 1e-9), (a_idx, freq, P[s0, a_idx])
+        assert np.allclose(rew["agent_0"], R[s0])  # r_t = R(s_t)
+
+
+def test_cg_bad_input():
+    with pytest.raises(ValueError, match="difference_bound"):
+        CoordinationGame(4)
+    assert CoordinationGame(4, difference_bound=2).difference_bound == 2
+    with pytest.raises(ValueError, match="N <= 5"):
+        CoordinationGame(10).exact_tables()
+    assert CoordinationGame(10).local_transition().shape == (2, 2)
+
+
+# ---------------------------------------------------------------- Aloha
+def _aloha_python_step(backlog, actions, arrivals):
+    """Independent plain-Python Aloha step (CASEC semantics) with given arrivals."""
+    n = len(backlog)
+    nbrs = {i: set() for i in range(n)}
+    for i in range(n - 1):
+        nbrs[i].add(i + 1), nbrs[i + 1].add(i)
+    for i in range(n - 5):
+        nbrs[i].add(i + 5), nbrs[i + 5].add(i)
+    reward, new = 0.0, list(backlog)
+    for i in range(n):
+        if actions[i] == 1 and backlog[i] > 0:
+            if any(actions[j] == 1 for j in nbrs[i]):
+                reward -= 10.0
+            else:
+                reward += 0.1
+                new[i] -= 1
+    new = [min(b + x, 5) for b, x in zip(new, arrivals)]
+    return new, reward
+
+
+def _aloha_step(env, backlog, actions, key):
+    from envs_jax.aloha import AlohaState
+
+    st = AlohaState(backlog=jnp.asarray(backlog, jnp.int32), step=jnp.int32(0), done=jnp.bool_(False))
+    acts = {a: jnp.int32(actions[i]) for i, a in enumerate(env.agents)}
+    _, st2, rew, _, _ = env.step_env(key, st, acts)
+    arrivals = jax.random.bernoulli(key, env.arrival_prob, (10,)).astype(int)  # same draw as the env
+    return np.asarray(st2.backlog).tolist(), float(rew[env.agents[0]]), np.asarray(arrivals).tolist()
+
+
+def test_aloha_neighbours():
+    adj = aloha_adjacency()
+    assert adj[4, 5] and adj[0, 5] and adj[4, 9] and adj[3, 4] and not adj[0, 2] and not adj[0, 6]
+    assert adj.sum() == 2 * (9 + 5)
+
+
+@pytest.mark.parametrize(
+    "backlog,actions,expected_reward",
+    [
+        ([1] * 10, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0], 0.1),  # lone success
+        ([1, 0] + [1] * 8, [1, 1] + [0] * 8, -10.0),  # neighbour 1 has an empty backlog but still collides
+        ([1] * 10, [0, 0, 0, 0, 1, 1, 0, 0, 0, 0], -20.0),  # 4-5 are neighbours: both collide
+        ([1] * 10, [1, 0, 0, 0, 0, 1, 0, 0, 0, 0], -20.0),  # vertical link 0-5
+        ([1] * 10, [1, 0, 1, 0, 1, 0, 0, 0, 0, 0], 0.3),  # 0, 2, 4 are not neighbours
+        ([0] * 10, [1] + [0] * 9, 0.0),  # empty backlog transmits nothing
+    ],
+)
+def test_aloha_scenarios(backlog, actions, expected_reward):
+    env = Aloha()
+    new, rew, arrivals = _aloha_step(env, backlog, actions, jax.random.PRNGKey(0))
+    ref_new, ref_rew = _aloha_python_step(backlog, actions, arrivals)
+    assert abs(rew - expected_reward) < 1e-5 and abs(ref_rew - expected_reward) < 1e-5
+    assert new == ref_new
+
+
+def test_aloha_cap_at_five():
+    env = Aloha()
+    for seed in range(5):
+        new, _, arrivals = _aloha_step(env, [5] * 10, [0] * 10, jax.random.PRNGKey(seed))
+        assert new == [5] * 10
+    assert sum(arrivals) > 0  # the cap, not a lack of arrivals, kept them at 5
+
+
+def test_aloha_random_vs_python():
+    env = Aloha()
+    rng = np.random.default_rng(0)
+    for t in range(200):
+        backlog = rng.integers(0, 6, 10).tolist()
+        actions = rng.integers(0, 2, 10).tolist()
+        new, rew, arrivals = _aloha_step(env, backlog, actions, jax.random.PRNGKey(t))
+        ref_new, ref_rew = _aloha_python_step(backlog, actions, arrivals)
+        assert new == ref_new and abs(rew - ref_rew) < 1e-4
+
+
+def test_aloha_arrival_rate():
+    env = Aloha()
+    news = [_aloha_step(env, [0] * 10, [0] * 10, jax.random.PRNGKey(k))[0] for k in range(100)]
+    assert abs(np.mean(news) - 0.6) < 0.05
+
+
+# ---------------------------------------------------------------- bad input
+def test_unknown_env_name_lists_choices():
+    with pytest.raises(ValueError) as e:
+        envs_jax.make("cg_4")
+    msg = str(e.value)
+    assert "cg_4" in msg and "cg_2" in msg and "aloha_10" in msg and "smax_3m" in msg
+    with pytest.raises(ValueError, match="Did you mean 'smax_6h_vs_8z'"):
+        envs_jax.make("smax_6h_vs_8")
+
+
+def test_bad_action_shape_and_dtype():
+    env = ArrayEnv(envs_jax.make("cg_3"))
+    state, _ = env.reset(jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match=r"shape \(3,\)"):
+        jax.jit(env.step)(jax.random.PRNGKey(0), state, jnp.zeros((2,), jnp.int32))
+    with pytest.raises(TypeError, match="integers"):
+        jax.jit(env.step)(jax.random.PRNGKey(0), state, jnp.zeros((3,), jnp.float32))
+
+
+def test_debug_mode_checks_action_values():
+    from jax.experimental import checkify
+
+    env = ArrayEnv(envs_jax.make("cg_3"), debug=True)
+    state, _ = env.reset(jax.random.PRNGKey(0))
+    step = jax.jit(checkify.checkify(env.step))
+    err, _ = step(jax.random.PRNGKey(0), state, jnp.array([0, 1, 7], jnp.int32))
+    with pytest.raises(checkify.JaxRuntimeError, match="out of range"):
+        err.throw()
+    err, _ = step(jax.random.PRNGKey(0), state, jnp.array([0, 1, 1], jnp.int32))
+    err.throw()  # no error
