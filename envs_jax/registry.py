@@ -7,6 +7,7 @@ from typing import Callable
 from .aloha import Aloha
 from .coordination_game import CoordinationGame
 from .smax import SMAXEnv, smax_maps
+from .smax_medivac import MedivacSMAXEnv, medivac_maps
 
 _FIXED: dict[str, Callable] = {
     "cg_2": lambda **kw: CoordinationGame(2, **kw),
@@ -19,13 +20,15 @@ _FIXED: dict[str, Callable] = {
 
 def names() -> list[str]:
     """Every registered env name."""
-    return list(_FIXED) + [f"smax_{m}" for m in smax_maps()]
+    return list(_FIXED) + [f"smax_{m}" for m in sorted(smax_maps() + medivac_maps())]
 
 
 def make(name: str, **kwargs):
     """Build the env called `name` (a jaxmarl MultiAgentEnv); kwargs go to its constructor."""
     if name in _FIXED:
         return _FIXED[name](**kwargs)
+    if name.startswith("smax_") and name[len("smax_") :] in medivac_maps():
+        return MedivacSMAXEnv(name[len("smax_") :], **kwargs)
     if name.startswith("smax_") and name[len("smax_") :] in smax_maps():
         return SMAXEnv(name[len("smax_") :], **kwargs)
     valid = names()

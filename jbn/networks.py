@@ -1,0 +1,103 @@
+"""Actor, critic, edge net and permutation net (paper Table 2; DESIGN.md §3). flax.linen, ReLU, hidden 64,
+orthogonal init.
+
+Architectures (Table 2), where Base(h) = FC(h)-ReLU-FC(h)-ReLU:
+  actor "smax":  Concat(o_i, id_i, a^{P_i}) - Base - FC(A)
+  actor "cg":    Concat(Base(o_i, id_i), a^{P_i}) - FC(A)
+  actor "aloha": Concat(Base(o_i, id_i), Base(Concat(o^{P_i}, a^{P_i}))) - FC(A)
+  critic:        world_state - Base - FC(1)
+  edge net:      joint obs - FC(h)-ReLU-FC(2N^2) (CG: a DeepSet over agents)
+  perm net:      joint obs - FC(h)-ReLU-FC(N^2)
+The agent id (one-hot) is appended to the actor input since parameters are shared across agents.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+import numpy as np
+
+ACTOR_ARCHS = ("smax", "cg", "aloha")
+
+
+def _dense(features, scale=np.sqrt(2.0)):
+    return nn.Dense(features, kernel_init=nn.initializers.orthogonal(scale), bias_init=nn.initializers.zeros)
+
+
+class Base(nn.Module):
+    hidden: int = 64
+
+    @nn.compact
+    def __call__(self, x):
+        x = nn.relu(_dense(self.hidden)(x))
+        return nn.relu(_dense(self.hidden)(x))
+
+
+class Actor(nn.Module):
+    """Logits of π_i(a_i | o_i, a^{P_i}) for any leading batch shape.
+
+    obs [..., D]; agent_id [..., N] one-hot; parent_actions [..., N*A] (zeros for non-parents);
+    parent_obs [..., N*D] (aloha only; zeros for non-parents). Returns logits [..., A] (unmasked).
+    """
+
+    num_actions: int
+    arch: str = "smax"
+    hidden: int = 64
+
+    @nn.compact
+    def __call__(self, obs, agent_id, parent_actions, parent_obs=None):
+        own = jnp.concatenate([obs, agent_id], -1)
+        if self.arch == "smax":
+            h = Base(self.hidden)(jnp.concatenate([own, parent_actions], -1))
+        elif self.arch == "cg":
+            h = jnp.concatenate([Base(self.hidden)(own), parent_actions], -1)
+        elif self.arch == "aloha":
+            h = jnp.concatenate([Base(self.hidden)(own), Base(self.hidden)(jnp.concatenate([parent_obs, parent_actions], -1))], -1)
+        else:
+            raise ValueError(f"unknown actor arch {self.arch!r}; valid: {ACTOR_ARCHS}")
+        return _dense(self.num_actions, 0.01)(h)
+
+
+class Critic(nn.Module):
+    """V(world_state): [..., S] -> [...] (in value-normalised units)."""
+
+    hidden: int = 64
+
+    @nn.compact
+    def __call__(self, world_state):
+        return _dense(1, 1.0)(Base(self.hidden)(world_state))[..., 0]
+
+
+class EdgeNet(nn.Module):
+    """Joint observation [..., N, D] -> edge logits [..., N, N, 2] (class 1 = edge j -> i present)."""
+
+    num_agents: int
+    hidden: int = 64
+    deepset: bool = False
+
+    @nn.compact
+    def __call__(self, joint_obs):
+        n = self.num_agents
+        if self.deepset:  # Table 2's DeepSet for CG: per-agent encoder, mean over agents, decoder.
+            enc = nn.Sequential([_dense(self.hidden), nn.relu, _dense(self.hidden), nn.relu, _dense(self.hidden)])
+            z = enc(joint_obs).mean(-2)
+            out = nn.Sequential([_dense(self.hidden), nn.relu, _dense(self.hidden), nn.relu, _dense(2 * n * n, 0.01)])(z)
+        else:
+            x = joint_obs.reshape(joint_obs.shape[:-2] + (-1,))
+            out = _dense(2 * n * n, 0.01)(nn.relu(_dense(self.hidden)(x)))
+        return out.reshape(out.shape[:-1] + (n, n, 2))
+
+
+class PermNet(nn.Module):
+    """Joint observation [..., N, D] -> permutation logits [..., N (position), N (agent)]."""
+
+    num_agents: int
+    hidden: int = 64
+
+    @nn.compact
+    def __call__(self, joint_obs):
+        n = self.num_agents
+        x = joint_obs.reshape(joint_obs.shape[:-2] + (-1,))
+        out = _dense(n * n, 0.01)(nn.relu(_dense(self.hidden)(x)))
+        return out.reshape(out.shape[:-1] + (n, n))

@@ -1,0 +1,160 @@
+"""The Bayesian-network joint policy (paper §4-6; DESIGN.md §3).
+
+Per env (vmap over envs outside):
+  sample(params, obs, avail, visible, noise, key)   -> (actions [N], logp [N], G [N, N])
+      lax.scan over the N topological positions; at position p only the agent order[p] is evaluated,
+      seeing the one-hot actions of its parents (G[:, i]) sampled at earlier positions.
+  log_prob(params, obs, avail, visible, noise, actions) -> (logp [N], entropy [N], G [N, N])
+      one parallel pass over all agents given the stored joint action (teacher forcing) and the
+      stored DAG noise, with gradients into the actor, the edge net and the permutation net.
+Mode `none` needs no scan: all agents are sampled in one batched pass (plain MAPPO).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from . import dag as dag_lib
+from .ppo import entropy_of_logits
+from .networks import Actor, Critic, EdgeNet, PermNet
+
+NEG_INF = -1e9  # masks unavailable actions; finite so that masked log-softmax has no NaN gradients
+
+
+@dataclass(frozen=True)
+class BNPolicy:
+    """Static description of the joint policy; parameters live in a dict {actor, critic[, edge, perm]}."""
+
+    num_agents: int
+    obs_dim: int
+    state_dim: int
+    num_actions: int
+    mode: str = "context"  # none | line | full | context
+    arch: str = "smax"  # actor architecture (networks.ACTOR_ARCHS)
+    hidden: int = 64
+    learn_order: bool = True  # context only: learn Π (else Π = I)
+    deepset_edges: bool = False  # CG: DeepSet edge net (Table 2)
+    mask_invisible_parents: bool = False  # SMAX: a parent the child cannot see contributes zeros
+    parent_obs: bool = False  # Aloha: parents also pass their observations
+    sinkhorn_iters: int = 20
+    tau: float = 1.0
+
+    def __post_init__(self):
+        if self.mode not in dag_lib.DAG_MODES:
+            raise ValueError(f"unknown DAG mode {self.mode!r}; valid: {', '.join(dag_lib.DAG_MODES)}")
+
+    # ---- modules ----
+    @property
+    def actor(self):
+        return Actor(self.num_actions, self.arch, self.hidden)
+
+    @property
+    def critic(self):
+        return Critic(self.hidden)
+
+    @property
+    def edge_net(self):
+        return EdgeNet(self.num_agents, self.hidden, self.deepset_edges)
+
+    @property
+    def perm_net(self):
+        return PermNet(self.num_agents, self.hidden)
+
+    @property
+    def learns_dag(self) -> bool:
+        return self.mode == "context"
+
+    def init(self, key):
+        n, d, a = self.num_agents, self.obs_dim, self.num_actions
+        k1, k2, k3, k4 = jax.random.split(key, 4)
+        params = {
+            "actor": self.actor.init(k1, jnp.zeros((d,)), jnp.zeros((n,)), jnp.zeros((n * a,)), jnp.zeros((n * d,))),
+            "critic": self.critic.init(k2, jnp.zeros((self.state_dim,))),
+        }
+        if self.learns_dag:
+            params["edge"] = self.edge_net.init(k3, jnp.zeros((n, d)))
+            if self.learn_order:
+                params["perm"] = self.perm_net.init(k4, jnp.zeros((n, d)))
+        return params
+
+    # ---- DAG ----
+    def sample_noise(self, key, batch_shape=()):
+        """DAG noise for `context` mode (stored in the rollout); None for fixed DAGs."""
+        if not self.learns_dag:
+            return None
+        return dag_lib.sample_noise(key, tuple(batch_shape), self.num_agents)
+
+    def dag(self, params, obs, visible, noise):
+        """(G, G_eff, order) of one env step. obs [N, D]; visible [N, N] bool ([i, j]: i sees j).
+
+        G [N, N] is the sampled DAG (G[j, i] = 1: j is a parent of i); G_eff additionally zeroes
+        parents the child cannot see when `mask_invisible_parents` (the authors' SMAC code)."""
+        n = self.num_agents
+        if self.learns_dag:
+            edge_logits = self.edge_net.apply(params["edge"], obs)
+            perm_logits = self.perm_net.apply(params["perm"], obs) if self.learn_order else None
+            g, order = dag_lib.sample_dag(
+                "context", n, noise, edge_logits, perm_logits, self.learn_order, self.tau, self.sinkhorn_iters
+            )
+        else:
+            g, order = dag_lib.fixed_dag(self.mode, n), jnp.arange(n, dtype=jnp.int32)
+        g_eff = g * visible.T.astype(g.dtype) if self.mask_invisible_parents else g
+        return g, g_eff, order
+
+    # ---- actor ----
+    def _logits(self, params, obs_i, agent_i, parents_i, act_onehot, obs):
+        """Masked-free logits of the agents `agent_i` (any batch of agent indices).
+
+        parents_i [..., N]: the parent column(s) G_eff[:, i]; act_onehot [N, A]; obs [N, D]."""
+        n = self.num_agents
+        pa = (parents_i[..., :, None] * act_onehot).reshape(parents_i.shape[:-1] + (-1,))
+        po = (parents_i[..., :, None] * obs).reshape(parents_i.shape[:-1] + (-1,)) if self.parent_obs else jnp.zeros(
+            parents_i.shape[:-1] + (n * self.obs_dim,)
+        )
+        return self.actor.apply(params["actor"], obs_i, jax.nn.one_hot(agent_i, n), pa, po)
+
+    def sample(self, params, obs, avail, visible, noise, key):
+        """Sample the joint action of one env step.
+
+        obs [N, D], avail [N, A] bool, visible [N, N] bool, noise DagNoise or None.
+        Returns actions int32 [N], logp float32 [N] (log π_i(a_i | o_i, a^{P_i})), G float32 [N, N].
+        """
+        n, a = self.num_agents, self.num_actions
+        g, g_eff, order = self.dag(params, obs, visible, noise)
+        if self.mode == "none":
+            logits = self._logits(params, obs, jnp.arange(n), jnp.zeros((n, n)), jnp.zeros((n, a)), obs)
+            logits = jnp.where(avail, logits, NEG_INF)
+            actions = jax.random.categorical(key, logits).astype(jnp.int32)
+            logp = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[:, None], -1)[:, 0]
+            return actions, logp, g
+
+        def position(carry, xs):
+            act_onehot, actions, logp = carry
+            i, k = xs
+            logits = self._logits(params, obs[i], i, g_eff[:, i], act_onehot, obs)
+            logits = jnp.where(avail[i], logits, NEG_INF)
+            ai = jax.random.categorical(k, logits).astype(jnp.int32)
+            lp = jax.nn.log_softmax(logits)[ai]
+            return (act_onehot.at[i].set(jax.nn.one_hot(ai, a)), actions.at[i].set(ai), logp.at[i].set(lp)), None
+
+        init = (jnp.zeros((n, a)), jnp.zeros((n,), jnp.int32), jnp.zeros((n,)))
+        (_, actions, logp), _ = jax.lax.scan(position, init, (order, jax.random.split(key, n)))
+        return actions, logp, g
+
+    def log_prob(self, params, obs, avail, visible, noise, actions):
+        """Teacher-forced log-probs and entropies of a stored joint action (one parallel pass).
+
+        Returns logp [N], entropy [N] (of each agent's conditional), G [N, N] (differentiable in context mode).
+        """
+        n = self.num_agents
+        g, g_eff, _ = self.dag(params, obs, visible, noise)
+        act_onehot = jax.nn.one_hot(actions, self.num_actions)
+        logits = self._logits(params, obs, jnp.arange(n), g_eff.T, act_onehot, obs)
+        logits = jnp.where(avail, logits, NEG_INF)
+        logp = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[:, None], -1)[:, 0]
+        return logp, entropy_of_logits(logits, avail), g
+
+    def value(self, params, world_state):
+        return self.critic.apply(params["critic"], world_state)

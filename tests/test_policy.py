@@ -1,0 +1,171 @@
+"""The BN joint policy: sampling under lax.scan vs the parallel teacher-forced pass, the sampled
+distribution vs exact enumeration, and gradients into the DAG nets."""
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+from jbn import dag as dag_lib
+from jbn.policy import BNPolicy
+
+
+def _policy(n, mode, a=3, d=4, **kw):
+    return BNPolicy(num_agents=n, obs_dim=d, state_dim=5, num_actions=a, mode=mode, **kw)
+
+
+def _sharpen(params, scale=200.0):
+    """Scale the actor's output layer (initialised at 0.01) so conditionals are far from uniform but not
+    deterministic, and parents' actions visibly change them."""
+    actor = jax.tree.map(lambda x: x, params["actor"])
+    actor["params"]["Dense_0"]["kernel"] = scale * actor["params"]["Dense_0"]["kernel"]
+    return {**params, "actor": actor}
+
+
+def _inputs(n, a, d, key, e=8):
+    k1, k2 = jax.random.split(key)
+    obs = jax.random.normal(k1, (e, n, d))
+    avail = jax.random.bernoulli(k2, 0.7, (e, n, a)).at[..., 0].set(True)
+    visible = jnp.ones((e, n, n), bool)
+    return obs, avail, visible
+
+
+@pytest.mark.parametrize(
+    "n,mode,kw",
+    [(n, m, {}) for n in (3, 6) for m in ("none", "line", "full", "context")]
+    + [(3, "context", {"learn_order": False}), (3, "full", {"arch": "aloha", "parent_obs": True}),
+       (3, "context", {"arch": "cg", "deepset_edges": True})],
+)
+def test_sampled_logp_equals_parallel_logp(n, mode, kw):
+    pol = _policy(n, mode, **kw)
+    params = pol.init(jax.random.PRNGKey(1))
+    # Larger actor weights so that parent actions visibly change the conditionals.
+    params = _sharpen(params)
+    obs, avail, visible = _inputs(n, 3, 4, jax.random.PRNGKey(2))
+    e = obs.shape[0]
+    noise = pol.sample_noise(jax.random.PRNGKey(3), (e,))
+    keys = jax.random.split(jax.random.PRNGKey(4), e)
+    actions, logp, g = jax.jit(jax.vmap(pol.sample, (None, 0, 0, 0, 0, 0)))(params, obs, avail, visible, noise, keys)
+    assert np.all(np.take_along_axis(np.asarray(avail), np.asarray(actions)[..., None], -1))
+    logp2, ent, g2 = jax.jit(jax.vmap(pol.log_prob, (None, 0, 0, 0, 0, 0)))(params, obs, avail, visible, noise, actions)
+    np.testing.assert_allclose(logp, logp2, atol=1e-5)
+    np.testing.assert_array_equal(g, g2)
+    if mode != "none":
+        # The check has teeth: with parents' actions hidden the log-probs differ.
+        none = BNPolicy(**{**pol.__dict__, "mode": "none"})
+        logp0, _, _ = jax.vmap(none.log_prob, (None, 0, 0, 0, 0, 0))(params, obs, avail, visible, None, actions)
+        if np.asarray(g).sum() > 0:
+            assert not np.allclose(logp0, logp2, atol=1e-3)
+
+
+def _exact_joint(pol, params, obs, avail, visible, g):
+    """π(a) = Π_i softmax(actor(o_i, id_i, G[:, i] ⊙ onehot(a)))[a_i], by enumerating every joint action
+    and calling the actor module directly (independent of the scan and of log_prob)."""
+    n, a = pol.num_agents, pol.num_actions
+    probs = {}
+    for joint in itertools.product(range(a), repeat=n):
+        onehot = np.eye(a)[list(joint)]
+        p = 1.0
+        for i in range(n):
+            pa = (np.asarray(g)[:, i, None] * onehot).reshape(-1)
+            logits = pol.actor.apply(params["actor"], obs[i], jax.nn.one_hot(i, n), jnp.asarray(pa), jnp.zeros(n * pol.obs_dim))
+            logits = np.where(np.asarray(avail[i]), np.asarray(logits, np.float64), -np.inf)
+            pr = np.exp(logits - logits.max())
+            p *= (pr / pr.sum())[joint[i]]
+        probs[joint] = p
+    return probs
+
+
+@pytest.mark.parametrize("n,mode", [(2, "full"), (3, "full"), (3, "none")])
+def test_sampled_joint_distribution_matches_exact(n, mode):
+    a = 2 if n == 3 else 3
+    pol = _policy(n, mode, a=a)
+    params = pol.init(jax.random.PRNGKey(0))
+    # Stronger weights on the parent-action inputs (after obs [4] and id [n]) so the agents correlate.
+    k = params["actor"]["params"]["Base_0"]["Dense_0"]["kernel"]
+    params["actor"]["params"]["Base_0"]["Dense_0"]["kernel"] = k.at[4 + n :].multiply(5.0)
+    params = _sharpen(params, 50.0)
+    obs = jax.random.normal(jax.random.PRNGKey(5), (n, 4))
+    avail = jnp.ones((n, a), bool)
+    visible = jnp.ones((n, n), bool)
+    g = dag_lib.fixed_dag(mode, n)
+    exact = _exact_joint(pol, params, obs, avail, visible, g)
+    num = 40000
+    keys = jax.random.split(jax.random.PRNGKey(6), num)
+    acts, _, _ = jax.jit(jax.vmap(pol.sample, (None, None, None, None, None, 0)))(params, obs, avail, visible, None, keys)
+    idx = np.asarray(acts) @ (a ** np.arange(n))
+    counts = np.bincount(idx, minlength=a**n)
+    expected = np.array([exact[tuple((k // a**i) % a for i in range(n))] for k in range(a**n)]) * num
+    assert abs(expected.sum() - num) < 1e-6 * num
+    chi2 = stats.chisquare(counts, expected)
+    assert chi2.pvalue > 1e-3, (counts, expected)
+    joint = expected.reshape((a,) * n, order="F") / num
+    marg = [joint.sum(axis=tuple(j for j in range(n) if j != i)) for i in range(n)]
+    product = np.einsum(*sum(([m, [i]] for i, m in enumerate(marg)), []), list(range(n)))
+    if mode == "none":  # independent agents: the joint is the product of its marginals
+        np.testing.assert_allclose(joint, product, atol=1e-9)
+    else:  # with the full DAG the agents are correlated for these weights
+        assert np.abs(joint - product).max() > 1e-2
+
+
+def test_sampling_follows_the_learned_order():
+    """Context mode with a learned order: every sampled G is acyclic and children come after parents; the
+    teacher-forced pass (which sees the final actions of all parents) agrees with the scan, so no child was
+    sampled before a parent."""
+    n = 5
+    pol = _policy(n, "context")
+    params = pol.init(jax.random.PRNGKey(7))
+    params = jax.tree.map(lambda x: 30.0 * x, params)  # peaked edge/perm logits: varied, confident DAGs
+    obs, avail, visible = _inputs(n, 3, 4, jax.random.PRNGKey(8), e=64)
+    noise = pol.sample_noise(jax.random.PRNGKey(9), (64,))
+    g, _, order = jax.vmap(pol.dag, (None, 0, 0, 0))(params, obs, visible, noise)
+    g, order = np.asarray(g), np.asarray(order)
+    assert len({tuple(o) for o in order}) > 1  # the order really varies with context and noise
+    for ge, oe in zip(g, order):
+        pos = np.argsort(oe)
+        for j, i in zip(*np.nonzero(ge)):
+            assert pos[j] < pos[i]
+        assert np.all(np.linalg.matrix_power(ge, n) == 0)  # nilpotent: acyclic
+
+
+def test_gradients_reach_edge_and_perm_nets():
+    n = 4
+    pol = _policy(n, "context")
+    params = pol.init(jax.random.PRNGKey(0))
+    params = _sharpen(params)
+    obs, avail, visible = _inputs(n, 3, 4, jax.random.PRNGKey(1), e=16)
+    noise = pol.sample_noise(jax.random.PRNGKey(2), (16,))
+    actions, _, _ = jax.vmap(pol.sample, (None, 0, 0, 0, 0, 0))(params, obs, avail, visible, noise, jax.random.split(jax.random.PRNGKey(3), 16))
+
+    def loss(p):
+        logp, _, g = jax.vmap(pol.log_prob, (None, 0, 0, 0, 0, 0))(p, obs, avail, visible, noise, actions)
+        return logp.sum() + dag_lib.density(g).sum()
+
+    grads = jax.grad(loss)(params)
+    for net in ("edge", "perm"):
+        norm = sum(float(jnp.abs(x).sum()) for x in jax.tree.leaves(grads[net]))
+        assert np.isfinite(norm) and norm > 0, net
+
+
+def test_invisible_parents_contribute_nothing():
+    n = 3
+    pol = _policy(n, "full", mask_invisible_parents=True)
+    params = pol.init(jax.random.PRNGKey(0))
+    params = _sharpen(params)
+    obs, avail, _ = _inputs(n, 3, 4, jax.random.PRNGKey(1), e=4)
+    actions = jnp.array([[0, 1, 2]] * 4)
+    blind = jnp.broadcast_to(jnp.eye(n, dtype=bool), (4, n, n))
+    sees = jnp.ones((4, n, n), bool)
+    lp_blind, _, _ = jax.vmap(pol.log_prob, (None, 0, 0, 0, None, 0))(params, obs, avail, blind, None, actions)
+    none = BNPolicy(**{**pol.__dict__, "mode": "none"})
+    lp_none, _, _ = jax.vmap(none.log_prob, (None, 0, 0, 0, None, 0))(params, obs, avail, sees, None, actions)
+    lp_sees, _, _ = jax.vmap(pol.log_prob, (None, 0, 0, 0, None, 0))(params, obs, avail, sees, None, actions)
+    np.testing.assert_allclose(lp_blind, lp_none, atol=1e-6)
+    assert not np.allclose(lp_sees, lp_none, atol=1e-3)
+
+
+def test_bad_dag_mode():
+    with pytest.raises(ValueError, match="'tree'.*none, line, full, context"):
+        _policy(3, "tree")
