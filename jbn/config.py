@@ -26,7 +26,7 @@ _PRESET_VALUES = {
     "aloha": dict(lr=7e-4, total_steps=1_000_000, num_envs=32, num_steps=20, num_epochs=5, num_minibatches=1,
                   gamma=0.99, ent_coef=0.01, arch="aloha", deepset_edges=False, learn_order=True,
                   mask_invisible_parents=False, parent_obs=True, anneal="none"),
-    "smax": dict(lr=5e-4, total_steps=10_000_000, num_envs=64, num_steps=128, num_epochs=5, num_minibatches=2,
+    "smax": dict(lr=5e-4, total_steps=10_000_000, num_envs=64, num_steps=128, num_epochs=5, num_minibatches=4,
                  gamma=0.99, ent_coef=0.01, arch="smax", deepset_edges=False, learn_order=False,
                  mask_invisible_parents=True, parent_obs=False, anneal="6h_vs_8z"),
 }

@@ -175,5 +175,6 @@ def test_aloha_learns_positive_return():
 
 @pytest.mark.slow
 def test_smax_3m_wins():
-    m = _learn(resolve(Config(env="smax_3m", dag="none", total_steps=2_000_000, eval_episodes=0)))
+    # Measured: win rate 0.82-0.83 over the last updates at 2e6 steps with lr 1e-3 (0.74-0.77 with lr 5e-4).
+    m = _learn(resolve(Config(env="smax_3m", dag="none", total_steps=2_000_000, lr=1e-3, eval_episodes=0)))
     assert np.nanmean(m.win_rate[0, -5:]) > 0.8
