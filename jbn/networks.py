@@ -4,6 +4,8 @@ orthogonal init.
 Architectures (Table 2), where Base(h) = FC(h)-ReLU-FC(h)-ReLU:
   actor "smax":  Concat(o_i, id_i, a^{P_i}) - Base - FC(A)
   actor "cg":    Concat(Base(o_i, id_i), a^{P_i}) - FC(A)
+  (the FC layer that reads a^{P_i} is split into an own half and a bias-free parent half "parent_in",
+  which is the same map; in DAG mode `none` the parent half is skipped instead of fed zeros)
   actor "aloha": Concat(Base(o_i, id_i), Base(Concat(o^{P_i}, a^{P_i}))) - FC(A)
   critic:        world_state - Base - FC(1)
   edge net:      joint obs - FC(h)-ReLU-FC(2N^2) (CG: a DeepSet over agents)
@@ -21,8 +23,9 @@ import numpy as np
 ACTOR_ARCHS = ("smax", "cg", "aloha")
 
 
-def _dense(features, scale=np.sqrt(2.0)):
-    return nn.Dense(features, kernel_init=nn.initializers.orthogonal(scale), bias_init=nn.initializers.zeros)
+def _dense(features, scale=np.sqrt(2.0), use_bias=True, name=None):
+    return nn.Dense(features, use_bias=use_bias, kernel_init=nn.initializers.orthogonal(scale),
+                    bias_init=nn.initializers.zeros, name=name)
 
 
 class Base(nn.Module):
@@ -46,17 +49,27 @@ class Actor(nn.Module):
     hidden: int = 64
 
     @nn.compact
-    def __call__(self, obs, agent_id, parent_actions, parent_obs=None):
+    def __call__(self, obs, agent_id, parent_actions=None, parent_obs=None):
+        """parent_actions None means "no parents" (mode none): the parent input layer is skipped, which
+        equals feeding zeros (it has no bias) at the cost of an independent MAPPO actor."""
         own = jnp.concatenate([obs, agent_id], -1)
         if self.arch == "smax":
-            h = Base(self.hidden)(jnp.concatenate([own, parent_actions], -1))
+            # FC(h) on Concat(o_i, id_i, a^P), written as two bias-sharing halves so `none` can skip one.
+            h = _dense(self.hidden)(own)
+            if parent_actions is not None:
+                h = h + _dense(self.hidden, use_bias=False, name="parent_in")(parent_actions)
+            h = nn.relu(_dense(self.hidden)(nn.relu(h)))
+            out = _dense(self.num_actions, 0.01)(h)
         elif self.arch == "cg":
-            h = jnp.concatenate([Base(self.hidden)(own), parent_actions], -1)
+            out = _dense(self.num_actions, 0.01)(Base(self.hidden)(own))
+            if parent_actions is not None:
+                out = out + _dense(self.num_actions, 0.01, use_bias=False, name="parent_in")(parent_actions)
         elif self.arch == "aloha":
             h = jnp.concatenate([Base(self.hidden)(own), Base(self.hidden)(jnp.concatenate([parent_obs, parent_actions], -1))], -1)
+            out = _dense(self.num_actions, 0.01)(h)
         else:
             raise ValueError(f"unknown actor arch {self.arch!r}; valid: {ACTOR_ARCHS}")
-        return _dense(self.num_actions, 0.01)(h)
+        return out
 
 
 class Critic(nn.Module):

@@ -105,10 +105,15 @@ class BNPolicy:
 
     # ---- actor ----
     def _logits(self, params, obs_i, agent_i, parents_i, act_onehot, obs):
-        """Masked-free logits of the agents `agent_i` (any batch of agent indices).
+        """Unmasked logits of the agents `agent_i` (any batch of agent indices).
 
-        parents_i [..., N]: the parent column(s) G_eff[:, i]; act_onehot [N, A]; obs [N, D]."""
+        parents_i [..., N]: the parent column(s) G_eff[:, i], or None for no parents (mode none);
+        act_onehot [N, A]; obs [N, D]."""
         n = self.num_agents
+        if parents_i is None and self.arch != "aloha":  # plain MAPPO: skip the parent input entirely
+            return self.actor.apply(params["actor"], obs_i, jax.nn.one_hot(agent_i, n))
+        if parents_i is None:
+            parents_i = jnp.zeros(jnp.shape(agent_i) + (n,))
         pa = (parents_i[..., :, None] * act_onehot).reshape(parents_i.shape[:-1] + (-1,))
         po = (parents_i[..., :, None] * obs).reshape(parents_i.shape[:-1] + (-1,)) if self.parent_obs else jnp.zeros(
             parents_i.shape[:-1] + (n * self.obs_dim,)
@@ -124,7 +129,7 @@ class BNPolicy:
         n, a = self.num_agents, self.num_actions
         g, g_eff, order = self.dag(params, obs, visible, noise)
         if self.mode == "none":
-            logits = self._logits(params, obs, jnp.arange(n), jnp.zeros((n, n)), jnp.zeros((n, a)), obs)
+            logits = self._logits(params, obs, jnp.arange(n), None, None, obs)
             logits = jnp.where(avail, logits, NEG_INF)
             actions = jax.random.categorical(key, logits).astype(jnp.int32)
             logp = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[:, None], -1)[:, 0]
@@ -151,7 +156,8 @@ class BNPolicy:
         n = self.num_agents
         g, g_eff, _ = self.dag(params, obs, visible, noise)
         act_onehot = jax.nn.one_hot(actions, self.num_actions)
-        logits = self._logits(params, obs, jnp.arange(n), g_eff.T, act_onehot, obs)
+        parents = None if self.mode == "none" else g_eff.T
+        logits = self._logits(params, obs, jnp.arange(n), parents, act_onehot, obs)
         logits = jnp.where(avail, logits, NEG_INF)
         logp = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[:, None], -1)[:, 0]
         return logp, entropy_of_logits(logits, avail), g

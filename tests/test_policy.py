@@ -20,7 +20,8 @@ def _sharpen(params, scale=200.0):
     """Scale the actor's output layer (initialised at 0.01) so conditionals are far from uniform but not
     deterministic, and parents' actions visibly change them."""
     actor = jax.tree.map(lambda x: x, params["actor"])
-    actor["params"]["Dense_0"]["kernel"] = scale * actor["params"]["Dense_0"]["kernel"]
+    out = "Dense_2" if "Dense_2" in actor["params"] else "Dense_0"  # smax arch / cg, aloha archs
+    actor["params"][out]["kernel"] = scale * actor["params"][out]["kernel"]
     return {**params, "actor": actor}
 
 
@@ -83,9 +84,8 @@ def test_sampled_joint_distribution_matches_exact(n, mode):
     a = 2 if n == 3 else 3
     pol = _policy(n, mode, a=a)
     params = pol.init(jax.random.PRNGKey(0))
-    # Stronger weights on the parent-action inputs (after obs [4] and id [n]) so the agents correlate.
-    k = params["actor"]["params"]["Base_0"]["Dense_0"]["kernel"]
-    params["actor"]["params"]["Base_0"]["Dense_0"]["kernel"] = k.at[4 + n :].multiply(5.0)
+    # Stronger weights on the parent-action inputs so the agents correlate.
+    params["actor"]["params"]["parent_in"]["kernel"] = 5.0 * params["actor"]["params"]["parent_in"]["kernel"]
     params = _sharpen(params, 50.0)
     obs = jax.random.normal(jax.random.PRNGKey(5), (n, 4))
     avail = jnp.ones((n, a), bool)
