@@ -57,26 +57,10 @@ def test_presets_fill_fields():
 # ---------------------------------------------------------------- one trace, seeds under vmap
 def test_update_chunk_traced_once_and_seeds_match_single_runs():
     cfg = _tiny(dag="context", num_seeds=3, seed=5)
-    init, update_chunk, _, _ = train.make_train(cfg)
-    counted = chex.assert_max_traces(update_chunk, n=1)
-    chunk = jax.jit(jax.vmap(counted))
-    state = jax.jit(jax.vmap(init))(train.seed_keys(cfg))
-    all_metrics = []
-    for _ in range(cfg.num_chunks):
-        state, m = chunk(state)
-        all_metrics.append(m)
-    batched = jax.tree.map(lambda *x: np.concatenate(x, axis=1), *all_metrics)
+    batched = _learn(cfg, wrap=lambda f: chex.assert_max_traces(f, n=1))  # fails if traced twice
     # Seed k of the batch equals the run with --seed 5+k alone.
     k = 2
-    alone_cfg = dataclasses.replace(cfg, num_seeds=1, seed=5 + k)
-    init1, chunk1, _, _ = train.make_train(alone_cfg)
-    s1 = jax.jit(jax.vmap(init1))(train.seed_keys(alone_cfg))
-    f1 = jax.jit(jax.vmap(chunk1))
-    ms = []
-    for _ in range(alone_cfg.num_chunks):
-        s1, m = f1(s1)
-        ms.append(m)
-    alone = jax.tree.map(lambda *x: np.concatenate(x, axis=1), *ms)
+    alone = _learn(dataclasses.replace(cfg, num_seeds=1, seed=5 + k))
     np.testing.assert_allclose(batched.loss.total[k], alone.loss.total[0], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(batched.reward_per_step[k], alone.reward_per_step[0], rtol=1e-5)
     np.testing.assert_allclose(batched.dag_density[k], alone.dag_density[0], rtol=1e-5)
@@ -150,10 +134,11 @@ def test_resume_continues_where_it_stopped(tmp_path):
 
 
 # ---------------------------------------------------------------- learning
-def _learn(cfg):
+def _learn(cfg, wrap=lambda f: f):
+    """Run every chunk of cfg (all seeds vmapped); metrics concatenated to [seeds, updates]."""
     init, update_chunk, _, _ = train.make_train(cfg)
     state = jax.jit(jax.vmap(init))(train.seed_keys(cfg))
-    chunk = jax.jit(jax.vmap(update_chunk))
+    chunk = jax.jit(jax.vmap(wrap(update_chunk)))
     out = []
     for _ in range(cfg.num_chunks):
         state, m = chunk(state)
