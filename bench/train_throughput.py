@@ -2,19 +2,21 @@
 
     python bench/train_throughput.py --env smax_6h_vs_8z --num-envs 64 --num-steps 128 --dags none context
 
-For each mode: compile time of one update chunk, training env-steps/s, and where the time goes: the
-rollout alone (env step + joint-action sampling) vs the env stepped with random actions, the remainder
-being the PPO update. Compile first (`.lower().compile()`), then time with block_until_ready.
+For each (env, E): the raw env rollout (random actions) and one compiled update chunk per DAG mode are
+compiled first; then, for each of `--rounds` rounds, every program is timed once in turn (interleaved,
+so a slow patch of a shared machine hits all of them alike). Reported: the best time of each program and
+the median over rounds of the per-round ratios (train / raw, mode / none). Also where the time goes: the
+rollout alone (env step + joint-action sampling + critic, no update) per mode. Compile = one chunk,
+`.lower().compile()`. The chunk is what `python -m jbn.train` runs (`train.over_seeds`, one seed).
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import platform
+import statistics
 import time
 
 import jax
-import jax.numpy as jnp
 
 import envs_jax
 from jbn import train
@@ -23,29 +25,24 @@ from jbn.config import Config, resolve
 from env_throughput import make_rollout  # noqa: E402  (bench/ is the script's directory)
 
 
-def _time(fn, *args, repeats=3):
+def _once(fn, *args):
+    t0 = time.perf_counter()
     jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return time.perf_counter() - t0
 
 
-def bench_mode(env_name, dag, num_envs, num_steps, updates=2, **over):
+def build_mode(env_name, dag, num_envs, num_steps, updates, **over):
+    """Compiled (chunk, rollout) programs of one DAG mode, their inputs and the chunk's compile time."""
     cfg = resolve(Config(env=env_name, dag=dag, num_envs=num_envs, num_steps=num_steps,
                          total_steps=num_envs * num_steps * updates, updates_per_chunk=updates,
                          eval_episodes=0, checkpoint=False, **over))
     init, update_chunk, policy, env = train.make_train(cfg)
-    state = jax.jit(jax.vmap(init))(train.seed_keys(cfg))
+    state = jax.jit(train.over_seeds(init, cfg.num_seeds))(train.seed_keys(cfg))
     t0 = time.perf_counter()
-    chunk = jax.jit(jax.vmap(update_chunk)).lower(state).compile()
+    chunk = jax.jit(train.over_seeds(update_chunk, cfg.num_seeds)).lower(state).compile()
     compile_s = time.perf_counter() - t0
-    sec = _time(lambda s: chunk(s)[1].loss.total, state)
-    train_sps = updates * num_envs * num_steps / sec
 
-    # Rollout only: env step + sampling with the same policy (no update).
+    # Rollout only: env step + sampling + critic with the same policy (no update).
     def rollout(params, key):
         keys = jax.random.split(key, num_envs)
         es, ts = jax.vmap(env.reset)(keys)
@@ -65,9 +62,43 @@ def bench_mode(env_name, dag, num_envs, num_steps, updates=2, **over):
 
     params = jax.tree.map(lambda x: x[0], state.params)
     ro = jax.jit(rollout).lower(params, jax.random.PRNGKey(0)).compile()
-    ro_sec = _time(ro, params, jax.random.PRNGKey(1))
-    return dict(compile_s=compile_s, train_sps=train_sps, rollout_s_per_update=ro_sec,
-                update_s=sec / updates, N=env.num_agents)
+    return dict(
+        chunk=lambda: chunk(state)[1].loss.total,
+        rollout=lambda: ro(params, jax.random.PRNGKey(1)),
+        compile_s=compile_s, N=env.num_agents,
+    )
+
+
+def bench_env(env_name, dags, num_envs, num_steps, updates, rounds, warmup=True):
+    env = envs_jax.ArrayEnv(envs_jax.make(env_name))
+    raw_fn = make_rollout(env, num_envs, num_steps).lower(jax.random.PRNGKey(0)).compile()
+    progs = {"raw": lambda: raw_fn(jax.random.PRNGKey(1))}
+    info = {}
+    for dag in dags:
+        m = build_mode(env_name, dag, num_envs, num_steps, updates)
+        progs[dag], progs[dag + "/rollout"] = m["chunk"], m["rollout"]
+        info[dag] = m
+    if warmup:
+        for fn in progs.values():
+            jax.block_until_ready(fn())
+    times = {k: [] for k in progs}
+    for _ in range(rounds):
+        for k, fn in progs.items():
+            times[k].append(_once(fn))
+    steps = num_envs * num_steps
+    rows = []
+    for dag in dags:
+        per_update = [t / updates for t in times[dag]]
+        rows.append(dict(
+            env=env_name, N=info[dag]["N"], E=num_envs, mode=dag,
+            raw_sps=steps / min(times["raw"]), train_sps=steps / min(per_update),
+            train_over_raw=statistics.median(times["raw"][r] / per_update[r] for r in range(rounds)),
+            over_none=(statistics.median(times["none"][r] / times[dag][r] for r in range(rounds))
+                       if "none" in dags else float("nan")),
+            rollout_s=min(times[dag + "/rollout"]), update_s=min(per_update), env_s=min(times["raw"]),
+            compile_s=info[dag]["compile_s"],
+        ))
+    return rows
 
 
 def main():
@@ -76,25 +107,20 @@ def main():
     p.add_argument("--dags", nargs="+", default=["none", "line", "full", "context"])
     p.add_argument("--num-envs", nargs="+", type=int, default=[64])
     p.add_argument("--num-steps", type=int, default=128)
+    p.add_argument("--updates", type=int, default=2, help="PPO updates per timed chunk")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median of ratios)")
+    p.add_argument("--no-warmup", action="store_true", help="skip the untimed first call (for very large E)")
     args = p.parse_args()
     print(f"# {platform.machine()} {jax.devices()[0].device_kind} ({len(jax.devices())} device), jax {jax.__version__}, "
-          f"T={args.num_steps}")
-    print("| env | N | E | mode | raw env sps | train sps | train/raw | vs none | rollout s | update s (rollout+PPO) | env-only s | compile s |")
+          f"T={args.num_steps}, {args.updates} updates per chunk, {args.rounds} rounds")
+    print("| env | N | E | mode | raw env sps | train sps | train/raw | vs none | rollout s | update s | env-only s | compile s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for env_name in args.env:
         for e in args.num_envs:
-            env = envs_jax.ArrayEnv(envs_jax.make(env_name))
-            raw_fn = make_rollout(env, e, args.num_steps).lower(jax.random.PRNGKey(0)).compile()
-            raw_s = _time(raw_fn, jax.random.PRNGKey(1))
-            raw_sps = e * args.num_steps / raw_s
-            base = None
-            for dag in args.dags:
-                r = bench_mode(env_name, dag, e, args.num_steps)
-                base = base or (r["train_sps"] if dag == "none" else None)
-                rel = f"{r['train_sps'] / base:.2f}" if base else "-"
-                print(f"| {env_name} | {r['N']} | {e} | {dag} | {raw_sps:,.0f} | {r['train_sps']:,.0f} | "
-                      f"{r['train_sps'] / raw_sps:.2f} | {rel} | {r['rollout_s_per_update']:.2f} | {r['update_s']:.2f} | "
-                      f"{raw_s:.2f} | {r['compile_s']:.1f} |", flush=True)
+            for r in bench_env(env_name, args.dags, e, args.num_steps, args.updates, args.rounds, not args.no_warmup):
+                print(f"| {r['env']} | {r['N']} | {r['E']} | {r['mode']} | {r['raw_sps']:,.0f} | {r['train_sps']:,.0f} | "
+                      f"{r['train_over_raw']:.2f} | {r['over_none']:.2f} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | "
+                      f"{r['env_s']:.2f} | {r['compile_s']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

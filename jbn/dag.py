@@ -99,19 +99,23 @@ class DagNoise(NamedTuple):
     """Standard Gumbel noise of one DAG sample (stored in the rollout buffer, DESIGN §3).
 
     edge: float32 [..., N, N, 2], one Gumbel per (parent j, child i, class); class 1 = edge.
-    perm: float32 [..., N, N], one Gumbel per (position p, agent i).
+    perm: float32 [..., N, N], one Gumbel per (position p, agent i); None when the order is not learned
+      (Π = I needs no noise, and the rollout buffer need not store it).
     """
 
     edge: jnp.ndarray
     perm: jnp.ndarray
 
 
-def sample_noise(key: jax.Array, batch_shape: tuple, n: int) -> DagNoise:
+def sample_noise(key: jax.Array, batch_shape: tuple, n: int, learn_order: bool = True) -> DagNoise:
     """Draws ``DagNoise`` (standard Gumbel, float32) with leading axes ``batch_shape``, N agents.
 
     One draw of [..., N, N, 3] split into edge (2 classes) and permutation noise: the values are
-    independent either way, and a single draw compiles (and runs) the PRNG once.
+    independent either way, and a single draw compiles (and runs) the PRNG once. Without
+    ``learn_order`` only the edge noise is drawn and ``perm`` is None.
     """
+    if not learn_order:
+        return DagNoise(edge=jax.random.gumbel(key, tuple(batch_shape) + (n, n, 2), jnp.float32), perm=None)
     draw = jax.random.gumbel(key, tuple(batch_shape) + (n, n, 3), jnp.float32)
     return DagNoise(edge=draw[..., :2], perm=draw[..., 2])
 
@@ -391,10 +395,11 @@ def sample_dag(
         sampling agents in this order respects G.
     """
     _check_mode(mode)
-    batch = noise.perm.shape[:-2]
-    if noise.perm.shape[-2:] != (n, n) or noise.edge.shape[-3:] != (n, n, 2):
+    batch = noise.edge.shape[:-3]
+    perm_shape = None if noise.perm is None else noise.perm.shape
+    if noise.edge.shape[-3:] != (n, n, 2) or (perm_shape is not None and perm_shape != batch + (n, n)):
         raise ValueError(
-            f"noise shapes edge {noise.edge.shape}, perm {noise.perm.shape} do not match "
+            f"noise shapes edge {noise.edge.shape}, perm {perm_shape} do not match "
             f"N = {n} (expected [..., {n}, {n}, 2] and [..., {n}, {n}])"
         )
     identity_order = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), batch + (n,))
@@ -404,9 +409,9 @@ def sample_dag(
     if edge_logits is None:
         raise ValueError("DAG mode 'context' needs edge_logits [..., N, N, 2]")
     e = edges_straight_through(edge_logits, noise.edge, tau)
-    if not learn_order:
-        return compose(e, jnp.broadcast_to(jnp.eye(n, dtype=jnp.float32), e.shape)), identity_order
-    if perm_logits is None:
-        raise ValueError("DAG mode 'context' with learn_order=True needs perm_logits [..., N, N]")
+    if not learn_order:  # Π = I: G = E ⊙ T (compose with the identity, without the matmuls)
+        return e * _strict_upper(n), identity_order
+    if perm_logits is None or noise.perm is None:
+        raise ValueError("DAG mode 'context' with learn_order=True needs perm_logits and noise.perm [..., N, N]")
     perm = permutation_straight_through(perm_logits, noise.perm, tau, n_iters)
     return compose(e, perm), order_of(perm)

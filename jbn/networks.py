@@ -5,7 +5,8 @@ Architectures (Table 2), where Base(h) = FC(h)-ReLU-FC(h)-ReLU:
   actor "smax":  Concat(o_i, id_i, a^{P_i}) - Base - FC(A)
   actor "cg":    Concat(Base(o_i, id_i), a^{P_i}) - FC(A)
   (the FC layer that reads a^{P_i} is split into an own half and a bias-free parent half "parent_in",
-  which is the same map; in DAG mode `none` the parent half is skipped instead of fed zeros)
+  which is the same map; in DAG mode `none` the parent half is skipped instead of fed zeros; the parent
+  half gathers one kernel row per parent instead of multiplying the N*A one-hot block, see ParentIn)
   actor "aloha": Concat(Base(o_i, id_i), Base(Concat(o^{P_i}, a^{P_i}))) - FC(A)
   critic:        world_state - Base - FC(1)
   edge net:      joint obs - FC(h)-ReLU-FC(2N^2) (CG: a DeepSet over agents)
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -37,39 +39,92 @@ class Base(nn.Module):
         return nn.relu(_dense(self.hidden)(x))
 
 
-class Actor(nn.Module):
-    """Logits of π_i(a_i | o_i, a^{P_i}) for any leading batch shape.
+class ParentIn(nn.Module):
+    """Bias-free linear layer on the parent block of a^{P_i}: x ↦ x @ W, where x [N*A] is the one-hot block
+    x[j*A + a] = parents[j]·[a_j = a] (Table 2's "a^{P_i}" input) and W [N*A, F] an ordinary dense kernel.
 
-    obs [..., D]; agent_id [..., N] one-hot; parent_actions [..., N*A] (zeros for non-parents);
-    parent_obs [..., N*D] (aloha only; zeros for non-parents). Returns logits [..., A] (unmasked).
+    Evaluated without building x: x @ W = Σ_j parents[j]·W[j*A + a_j], a gather of one kernel row per agent
+    and an N-term weighted sum, O(N·F) instead of O(N·A·F). parents [..., N] (the column G[:, i], may carry
+    straight-through gradients); actions int [..., N] (entries where parents[j] = 0 are ignored).
+    Returns [..., F]."""
+
+    num_agents: int
+    num_actions: int
+    features: int
+    scale: float = float(np.sqrt(2.0))
+
+    @nn.compact
+    def __call__(self, parents, actions):
+        n, a = self.num_agents, self.num_actions
+        kernel = self.param("kernel", nn.initializers.orthogonal(self.scale), (n * a, self.features))
+        rows = jnp.take(kernel, jnp.arange(n) * a + actions, axis=0)  # [..., N, F]
+        return jnp.matmul(parents[..., None, :], rows)[..., 0, :]
+
+
+class Actor(nn.Module):
+    """Logits of π_i(a_i | o_i, a^{P_i}) for any leading batch shape, in two parts so that sampling can
+    evaluate the parent-free part of all agents at once and only the rest agent by agent:
+
+        own(obs [..., D], agent_id [..., N] one-hot) -> [..., F]      (no parent input)
+        head(own, parents [..., N] | None, actions int [..., N] | None, obs_all [N, D] | None) -> logits [..., A]
+
+    parents = the column G[:, i] (weights of each agent as a parent of i), actions = the joint action
+    (only parents' entries matter). parents None means "no parents" (mode none): the smax and cg archs skip
+    the parent input, which equals feeding zeros since it has no bias; the aloha arch feeds its parent
+    encoder zeros. obs_all (aloha only): every agent's observation, parents' observations are inputs.
     """
 
+    num_agents: int
     num_actions: int
     arch: str = "smax"
     hidden: int = 64
 
-    @nn.compact
-    def __call__(self, obs, agent_id, parent_actions=None, parent_obs=None):
-        """parent_actions None means "no parents" (mode none): the parent input layer is skipped, which
-        equals feeding zeros (it has no bias) at the cost of an independent MAPPO actor."""
-        own = jnp.concatenate([obs, agent_id], -1)
+    def setup(self):
+        n, a, h = self.num_agents, self.num_actions, self.hidden
         if self.arch == "smax":
-            # FC(h) on Concat(o_i, id_i, a^P), written as two bias-sharing halves so `none` can skip one.
-            h = _dense(self.hidden)(own)
-            if parent_actions is not None:
-                h = h + _dense(self.hidden, use_bias=False, name="parent_in")(parent_actions)
-            h = nn.relu(_dense(self.hidden)(nn.relu(h)))
-            out = _dense(self.num_actions, 0.01)(h)
+            # FC(h) on Concat(o_i, id_i, a^P), written as an own half and a bias-free parent half.
+            self.own_in = _dense(h)
+            self.parent_in = ParentIn(n, a, h)
+            self.mid = _dense(h)
+            self.out = _dense(a, 0.01)
         elif self.arch == "cg":
-            out = _dense(self.num_actions, 0.01)(Base(self.hidden)(own))
-            if parent_actions is not None:
-                out = out + _dense(self.num_actions, 0.01, use_bias=False, name="parent_in")(parent_actions)
+            self.base = Base(h)
+            self.out = _dense(a, 0.01)
+            self.parent_in = ParentIn(n, a, a, 0.01)
         elif self.arch == "aloha":
-            h = jnp.concatenate([Base(self.hidden)(own), Base(self.hidden)(jnp.concatenate([parent_obs, parent_actions], -1))], -1)
-            out = _dense(self.num_actions, 0.01)(h)
+            self.base = Base(h)
+            self.parent_base = Base(h)
+            self.out = _dense(a, 0.01)
         else:
             raise ValueError(f"unknown actor arch {self.arch!r}; valid: {ACTOR_ARCHS}")
-        return out
+
+    def own(self, obs, agent_id):
+        x = jnp.concatenate([obs, agent_id], -1)
+        if self.arch == "smax":
+            return self.own_in(x)  # pre-activation of the first layer
+        if self.arch == "cg":
+            return self.out(self.base(x))  # the own logits
+        return self.base(x)  # aloha: own encoding
+
+    def head(self, own, parents=None, actions=None, obs_all=None):
+        if self.arch == "smax":
+            h = own if parents is None else own + self.parent_in(parents, actions)
+            return self.out(nn.relu(self.mid(nn.relu(h))))
+        if self.arch == "cg":
+            return own if parents is None else own + self.parent_in(parents, actions)
+        n, a = self.num_agents, self.num_actions
+        lead = own.shape[:-1]
+        if parents is None:
+            pa = jnp.zeros(lead + (n * a,))
+            po = jnp.zeros(lead + (n * obs_all.shape[-1],))
+        else:
+            w = parents[..., :, None]
+            pa = (w * jax.nn.one_hot(actions, a)).reshape(lead + (n * a,))
+            po = (w * obs_all).reshape(lead + (-1,))
+        return self.out(jnp.concatenate([own, self.parent_base(jnp.concatenate([po, pa], -1))], -1))
+
+    def __call__(self, obs, agent_id, parents=None, actions=None, obs_all=None):
+        return self.head(self.own(obs, agent_id), parents, actions, obs_all)
 
 
 class Critic(nn.Module):

@@ -48,7 +48,7 @@ class BNPolicy:
     # ---- modules ----
     @property
     def actor(self):
-        return Actor(self.num_actions, self.arch, self.hidden)
+        return Actor(self.num_agents, self.num_actions, self.arch, self.hidden)
 
     @property
     def critic(self):
@@ -70,7 +70,8 @@ class BNPolicy:
         n, d, a = self.num_agents, self.obs_dim, self.num_actions
         k1, k2, k3, k4 = jax.random.split(key, 4)
         params = {
-            "actor": self.actor.init(k1, jnp.zeros((d,)), jnp.zeros((n,)), jnp.zeros((n * a,)), jnp.zeros((n * d,))),
+            "actor": self.actor.init(k1, jnp.zeros((d,)), jnp.zeros((n,)), jnp.zeros((n,)), jnp.zeros((n,), jnp.int32),
+                                     jnp.zeros((n, d))),
             "critic": self.critic.init(k2, jnp.zeros((self.state_dim,))),
         }
         if self.learns_dag:
@@ -84,7 +85,7 @@ class BNPolicy:
         """DAG noise for `context` mode (stored in the rollout); None for fixed DAGs."""
         if not self.learns_dag:
             return None
-        return dag_lib.sample_noise(key, tuple(batch_shape), self.num_agents)
+        return dag_lib.sample_noise(key, tuple(batch_shape), self.num_agents, self.learn_order)
 
     def dag(self, params, obs, visible, noise):
         """(G, G_eff, order) of one env step. obs [N, D]; visible [N, N] bool ([i, j]: i sees j).
@@ -104,48 +105,42 @@ class BNPolicy:
         return g, g_eff, order
 
     # ---- actor ----
-    def _logits(self, params, obs_i, agent_i, parents_i, act_onehot, obs):
-        """Unmasked logits of the agents `agent_i` (any batch of agent indices).
-
-        parents_i [..., N]: the parent column(s) G_eff[:, i], or None for no parents (mode none);
-        act_onehot [N, A]; obs [N, D]."""
+    def _own(self, params, obs):
+        """The parent-free part of every agent's actor (Actor.own): obs [N, D] -> [N, F]."""
         n = self.num_agents
-        if parents_i is None and self.arch != "aloha":  # plain MAPPO: skip the parent input entirely
-            return self.actor.apply(params["actor"], obs_i, jax.nn.one_hot(agent_i, n))
-        if parents_i is None:
-            parents_i = jnp.zeros(jnp.shape(agent_i) + (n,))
-        pa = (parents_i[..., :, None] * act_onehot).reshape(parents_i.shape[:-1] + (-1,))
-        po = (parents_i[..., :, None] * obs).reshape(parents_i.shape[:-1] + (-1,)) if self.parent_obs else jnp.zeros(
-            parents_i.shape[:-1] + (n * self.obs_dim,)
-        )
-        return self.actor.apply(params["actor"], obs_i, jax.nn.one_hot(agent_i, n), pa, po)
+        return self.actor.apply(params["actor"], obs, jnp.eye(n), method="own")
+
+    def _head(self, params, own, parents, actions, obs):
+        """Logits from the own part; parents [..., N] (G_eff columns) or None (mode none); actions int [N]."""
+        obs_all = obs if self.parent_obs else jnp.zeros_like(obs)
+        return self.actor.apply(params["actor"], own, parents, actions, obs_all, method="head")
 
     def sample(self, params, obs, avail, visible, noise, key):
         """Sample the joint action of one env step.
 
         obs [N, D], avail [N, A] bool, visible [N, N] bool, noise DagNoise or None.
         Returns actions int32 [N], logp float32 [N] (log π_i(a_i | o_i, a^{P_i})), G float32 [N, N].
+        The parent-free part of the actor runs for all agents at once; the scan then evaluates, at each
+        topological position, only the parent-dependent rest for the agent at that position.
         """
-        n, a = self.num_agents, self.num_actions
+        n = self.num_agents
         g, g_eff, order = self.dag(params, obs, visible, noise)
+        own = self._own(params, obs)
         if self.mode == "none":
-            logits = self._logits(params, obs, jnp.arange(n), None, None, obs)
-            logits = jnp.where(avail, logits, NEG_INF)
+            logits = jnp.where(avail, self._head(params, own, None, None, obs), NEG_INF)
             actions = jax.random.categorical(key, logits).astype(jnp.int32)
             logp = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[:, None], -1)[:, 0]
             return actions, logp, g
 
         def position(carry, xs):
-            act_onehot, actions, logp = carry
+            actions, logp = carry  # actions of agents not yet sampled are 0 placeholders (never parents)
             i, k = xs
-            logits = self._logits(params, obs[i], i, g_eff[:, i], act_onehot, obs)
-            logits = jnp.where(avail[i], logits, NEG_INF)
+            logits = jnp.where(avail[i], self._head(params, own[i], g_eff[:, i], actions, obs), NEG_INF)
             ai = jax.random.categorical(k, logits).astype(jnp.int32)
-            lp = jax.nn.log_softmax(logits)[ai]
-            return (act_onehot.at[i].set(jax.nn.one_hot(ai, a)), actions.at[i].set(ai), logp.at[i].set(lp)), None
+            return (actions.at[i].set(ai), logp.at[i].set(jax.nn.log_softmax(logits)[ai])), None
 
-        init = (jnp.zeros((n, a)), jnp.zeros((n,), jnp.int32), jnp.zeros((n,)))
-        (_, actions, logp), _ = jax.lax.scan(position, init, (order, jax.random.split(key, n)))
+        init = (jnp.zeros((n,), jnp.int32), jnp.zeros((n,)))
+        (actions, logp), _ = jax.lax.scan(position, init, (order, jax.random.split(key, n)))
         return actions, logp, g
 
     def log_prob(self, params, obs, avail, visible, noise, actions):
@@ -153,11 +148,9 @@ class BNPolicy:
 
         Returns logp [N], entropy [N] (of each agent's conditional), G [N, N] (differentiable in context mode).
         """
-        n = self.num_agents
         g, g_eff, _ = self.dag(params, obs, visible, noise)
-        act_onehot = jax.nn.one_hot(actions, self.num_actions)
-        parents = None if self.mode == "none" else g_eff.T
-        logits = self._logits(params, obs, jnp.arange(n), parents, act_onehot, obs)
+        parents = None if self.mode == "none" else g_eff.T  # row i: the parent weights of agent i
+        logits = self._head(params, self._own(params, obs), parents, actions, obs)
         logits = jnp.where(avail, logits, NEG_INF)
         logp = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[:, None], -1)[:, 0]
         return logp, entropy_of_logits(logits, avail), g

@@ -20,8 +20,7 @@ def _sharpen(params, scale=200.0):
     """Scale the actor's output layer (initialised at 0.01) so conditionals are far from uniform but not
     deterministic, and parents' actions visibly change them."""
     actor = jax.tree.map(lambda x: x, params["actor"])
-    out = "Dense_2" if "Dense_2" in actor["params"] else "Dense_0"  # smax arch / cg, aloha archs
-    actor["params"][out]["kernel"] = scale * actor["params"][out]["kernel"]
+    actor["params"]["out"]["kernel"] = scale * actor["params"]["out"]["kernel"]
     return {**params, "actor": actor}
 
 
@@ -61,17 +60,29 @@ def test_sampled_logp_equals_parallel_logp(n, mode, kw):
             assert not np.allclose(logp0, logp2, atol=1e-3)
 
 
+def _smax_actor_numpy(p, obs_i, agent_id, parent_block):
+    """Table 2's smax actor in float64 numpy: FC(Concat(o_i, id_i, a^P)) - ReLU - FC - ReLU - FC(A), with the
+    first layer's kernel the stack of the module's own half and its parent half (a dense N*A block)."""
+    p = jax.tree.map(lambda x: np.asarray(x, np.float64), p["params"])
+    w0 = np.concatenate([p["own_in"]["kernel"], p["parent_in"]["kernel"]], 0)
+    x = np.concatenate([obs_i, agent_id, parent_block])
+    h = np.maximum(x @ w0 + p["own_in"]["bias"], 0.0)
+    h = np.maximum(h @ p["mid"]["kernel"] + p["mid"]["bias"], 0.0)
+    return h @ p["out"]["kernel"] + p["out"]["bias"]
+
+
 def _exact_joint(pol, params, obs, avail, visible, g):
     """π(a) = Π_i softmax(actor(o_i, id_i, G[:, i] ⊙ onehot(a)))[a_i], by enumerating every joint action
-    and calling the actor module directly (independent of the scan and of log_prob)."""
+    and evaluating the actor in numpy from its parameters (independent of the module, the scan and log_prob)."""
     n, a = pol.num_agents, pol.num_actions
+    assert pol.arch == "smax"
     probs = {}
     for joint in itertools.product(range(a), repeat=n):
         onehot = np.eye(a)[list(joint)]
         p = 1.0
         for i in range(n):
             pa = (np.asarray(g)[:, i, None] * onehot).reshape(-1)
-            logits = pol.actor.apply(params["actor"], obs[i], jax.nn.one_hot(i, n), jnp.asarray(pa), jnp.zeros(n * pol.obs_dim))
+            logits = _smax_actor_numpy(params["actor"], np.asarray(obs[i], np.float64), np.eye(n)[i], pa)
             logits = np.where(np.asarray(avail[i]), np.asarray(logits, np.float64), -np.inf)
             pr = np.exp(logits - logits.max())
             p *= (pr / pr.sum())[joint[i]]
@@ -169,3 +180,25 @@ def test_invisible_parents_contribute_nothing():
 def test_bad_dag_mode():
     with pytest.raises(ValueError, match="'tree'.*none, line, full, context"):
         _policy(3, "tree")
+
+
+def test_parent_in_equals_dense_one_hot_block():
+    """ParentIn gathers kernel rows; it must equal the dense layer on the one-hot parent block, in value and
+    in its gradients w.r.t. the (straight-through, real-valued) parent weights and the kernel."""
+    from jbn.networks import ParentIn
+
+    n, a, f, b = 4, 3, 5, 6
+    layer = ParentIn(n, a, f)
+    rng = np.random.default_rng(0)
+    parents = jnp.asarray(rng.uniform(-1, 1, (b, n)), jnp.float32)
+    actions = jnp.asarray(rng.integers(0, a, (b, n)), jnp.int32)
+    params = layer.init(jax.random.PRNGKey(0), parents, actions)
+    kernel = np.asarray(params["params"]["kernel"], np.float64)
+    block = (np.asarray(parents, np.float64)[:, :, None] * np.eye(a)[np.asarray(actions)]).reshape(b, n * a)
+    np.testing.assert_allclose(layer.apply(params, parents, actions), block @ kernel, atol=1e-5)
+    w = rng.normal(size=(b, f))
+    gp, gk = jax.grad(lambda p, k: jnp.sum(layer.apply({"params": {"kernel": k}}, p, actions) * w), (0, 1))(
+        parents, params["params"]["kernel"])
+    onehot = np.eye(a)[np.asarray(actions)]  # [b, n, a]
+    np.testing.assert_allclose(gp, np.einsum("bna,naf,bf->bn", onehot, kernel.reshape(n, a, f), w), atol=1e-5)
+    np.testing.assert_allclose(gk, block.T @ w, atol=1e-5)
