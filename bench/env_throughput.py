@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import time
 
 import jax
@@ -52,16 +53,44 @@ def measure(name: str, num_envs: int, num_steps: int, repeats: int = 3):
     return num_envs * num_steps / best, compile_s
 
 
+def compare(names: list[str], num_envs: int, num_steps: int, rounds: int = 5):
+    """Slowdown of each env against names[0], timed interleaved (one call of each per round, after a
+    warm-up) so that load on a shared machine hits all alike; returns {name: (median ratio, best sps)}."""
+    fns = {}
+    for name in names:
+        fns[name] = make_rollout(ArrayEnv(envs_jax.make(name)), num_envs, num_steps).lower(jax.random.PRNGKey(0)).compile()
+        jax.block_until_ready(fns[name](jax.random.PRNGKey(0)))
+    times = {name: [] for name in names}
+    for r in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn(jax.random.PRNGKey(r + 1)))
+            times[name].append(time.perf_counter() - t0)
+    base = times[names[0]]
+    return {name: (statistics.median(t / b for t, b in zip(ts, base)), num_envs * num_steps / min(ts))
+            for name, ts in times.items()}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", nargs="+", default=["cg_2", "cg_5", "aloha_10", "smax_3m", "smax_6h_vs_8z"])
     p.add_argument("--num-envs", nargs="+", type=int, default=[64, 256, 1024])
     p.add_argument("--num-steps", type=int, default=128)
+    p.add_argument("--compare", action="store_true",
+                   help="time the envs interleaved and report each one's slowdown against the first")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds for --compare")
     args = p.parse_args()
     for name in args.envs:
         if name not in envs_jax.names():
             envs_jax.make(name)  # raises with the valid names
     print(f"# {platform.processor() or platform.machine()}, {jax.devices()[0].device_kind}, jax {jax.__version__}, T={args.num_steps}")
+    if args.compare:
+        print(f"| env | E | env-steps/s | time per step vs {args.envs[0]} (median of {args.rounds} interleaved rounds) |")
+        print("|---|---|---|---|")
+        for e in args.num_envs:
+            for name, (ratio, sps) in compare(args.envs, e, args.num_steps, args.rounds).items():
+                print(f"| {name} | {e} | {sps:,.0f} | {ratio:.2f}x |", flush=True)
+        return
     print("| env | E | env-steps/s | compile s |")
     print("|---|---|---|---|")
     for name in args.envs:

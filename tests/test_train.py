@@ -58,7 +58,7 @@ def test_presets_fill_fields():
 def test_update_chunk_traced_once_and_seeds_match_single_runs():
     cfg = _tiny(dag="context", num_seeds=3, seed=5)
     batched = _learn(cfg, wrap=lambda f: chex.assert_max_traces(f, n=1))  # fails if traced twice
-    # Seed k of the batch equals the run with --seed 5+k alone.
+    # Seed k of the batch equals the run with --seed 5+k alone (which runs without the vmap).
     k = 2
     alone = _learn(dataclasses.replace(cfg, num_seeds=1, seed=5 + k))
     np.testing.assert_allclose(batched.loss.total[k], alone.loss.total[0], rtol=1e-4, atol=1e-5)
@@ -135,10 +135,11 @@ def test_resume_continues_where_it_stopped(tmp_path):
 
 # ---------------------------------------------------------------- learning
 def _learn(cfg, wrap=lambda f: f):
-    """Run every chunk of cfg (all seeds vmapped); metrics concatenated to [seeds, updates]."""
+    """Run every chunk of cfg as `train.run` does (seeds vmapped; one seed without the vmap); metrics
+    concatenated to [seeds, updates]."""
     init, update_chunk, _, _ = train.make_train(cfg)
-    state = jax.jit(jax.vmap(init))(train.seed_keys(cfg))
-    chunk = jax.jit(jax.vmap(wrap(update_chunk)))
+    state = jax.jit(train.over_seeds(init, cfg.num_seeds))(train.seed_keys(cfg))
+    chunk = jax.jit(train.over_seeds(wrap(update_chunk), cfg.num_seeds))
     out = []
     for _ in range(cfg.num_chunks):
         state, m = chunk(state)
