@@ -97,7 +97,8 @@ def eta(f, cfg: AnnealConfig) -> jnp.ndarray:
     if not cfg.enabled:
         return jnp.ones_like(f)
     k = _completed_steps(f, cfg.a, cfg.b, cfg.l_eta)
-    return 1.0 - k / cfg.l_eta
+    # Clipped: under jit XLA may turn k / l into k * (1 / l), leaving -6e-8 instead of 0 at the end.
+    return jnp.clip(1.0 - k / cfg.l_eta, 0.0, 1.0)
 
 
 def alpha(f, cfg: AnnealConfig) -> jnp.ndarray:
