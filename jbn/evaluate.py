@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .train import over_seeds
+
 
 def make_eval(policy, env, num_episodes: int, num_steps: int):
     """Returns eval_fn(params, key) -> (returns [num_episodes], won [num_episodes]) for one seed: the first
@@ -48,7 +50,7 @@ def evaluate(cfg, policy, env, params, num_episodes: int, key) -> dict:
     keys = jax.random.split(key, num_seeds)
     out = {}
     for name, pol in modes.items():
-        fn = jax.jit(jax.vmap(make_eval(pol, env, num_episodes, env.max_steps)))
+        fn = jax.jit(over_seeds(make_eval(pol, env, num_episodes, env.max_steps), num_seeds))
         ret, won, finished = jax.device_get(fn(params, keys))
         if not np.all(finished):
             raise RuntimeError(f"evaluation: some episodes did not end within {env.max_steps} steps")
