@@ -21,6 +21,7 @@ import jax
 import envs_jax
 from jbn import train
 from jbn.config import Config, resolve
+from jbn.rollout import act_and_step
 
 from env_throughput import make_rollout  # noqa: E402  (bench/ is the script's directory)
 
@@ -44,18 +45,14 @@ def build_mode(env_name, dag, num_envs, num_steps, updates, **over):
 
     # Rollout only: env step + sampling + critic with the same policy (no update).
     def rollout(params, key):
-        keys = jax.random.split(key, num_envs)
-        es, ts = jax.vmap(env.reset)(keys)
-        v_sample = jax.vmap(policy.sample, in_axes=(None, 0, 0, 0, 0, 0))
+        es, ts = jax.vmap(env.reset)(jax.random.split(key, num_envs))
 
         def body(c, _):
             es, ts, key = c
-            key, nk, ak, sk = jax.random.split(key, 4)
-            noise = policy.sample_noise(nk, (num_envs,))
-            a, lp, g = v_sample(params, ts.obs, ts.avail, ts.visible, noise, jax.random.split(ak, num_envs))
+            key, step_key = jax.random.split(key)
             v = policy.value(params, ts.world_state)
-            es, ts = jax.vmap(env.step)(jax.random.split(sk, num_envs), es, a)
-            return (es, ts, key), lp.sum() + v.sum()
+            es, ts, act = act_and_step(policy, env, params, es, ts, step_key)
+            return (es, ts, key), act.logp.sum() + v.sum()
 
         _, out = jax.lax.scan(body, (es, ts, key), None, num_steps)
         return out.sum()

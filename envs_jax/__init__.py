@@ -1,5 +1,24 @@
 """Pure-JAX multi-agent environments under one interface (jaxmarl's MultiAgentEnv)."""
+import io as _io
+import sys as _sys
+
 from ._xla_flags import _FLAG as _XLA_CPU_FLAG  # noqa: F401  (must run before jax starts)
+
+
+def _import_jaxmarl_quietly():
+    """jaxmarl prints "Importing submoduled environments..." on import, and its MABrax module resets
+    sys.stdout/sys.stderr to sys.__stdout__/sys.__stderr__ (dropping any redirection, pytest's or a
+    user's). Import it with all four pointed at a sink, then put back exactly what was there."""
+    saved = _sys.stdout, _sys.stderr, _sys.__stdout__, _sys.__stderr__
+    sink = _io.StringIO()
+    _sys.stdout = _sys.stderr = _sys.__stdout__ = _sys.__stderr__ = sink
+    try:
+        import jaxmarl.environments  # noqa: F401
+    finally:
+        _sys.stdout, _sys.stderr, _sys.__stdout__, _sys.__stderr__ = saved
+
+
+_import_jaxmarl_quietly()
 from .registry import make, names
 from .wrappers import ArrayEnv, EnvState, TimeStep
 

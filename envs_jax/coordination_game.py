@@ -15,8 +15,15 @@ from flax import struct
 from jaxmarl.environments.multi_agent_env import MultiAgentEnv
 from jaxmarl.environments.spaces import Box, Discrete
 
-# Algorithm 1 (App. B.1) gives 1 for N in {2, 3} and 2 otherwise (the paper uses N = 5); N = 10 gets 3.
-DEFAULT_DIFFERENCE_BOUNDS = {2: 1, 3: 1, 5: 2, 10: 3}
+
+
+def default_difference_bound(num_agents: int) -> int:
+    """Algorithm 1 (App. B.1): difference bound 1 for N in {2, 3}, else 2."""
+    return 1 if num_agents <= 3 else 2
+
+
+# The registered sizes (envs_jax.registry) and their Algorithm 1 bounds.
+DEFAULT_DIFFERENCE_BOUNDS = {n: default_difference_bound(n) for n in (2, 3, 5, 10)}
 DENSE_TABLE_MAX_AGENTS = 5  # P is [2^N, 2^N, 2^N] float32: 4 GiB at N = 10
 
 
@@ -44,13 +51,7 @@ class CoordinationGame(MultiAgentEnv):
         if not isinstance(num_agents, (int, np.integer)) or num_agents < 1:
             raise ValueError(f"num_agents must be a positive int, got {num_agents!r}")
         if difference_bound is None:
-            if num_agents not in DEFAULT_DIFFERENCE_BOUNDS:
-                raise ValueError(
-                    f"CoordinationGame: no default difference_bound for num_agents={num_agents}; "
-                    f"defaults exist for N in {sorted(DEFAULT_DIFFERENCE_BOUNDS)} "
-                    f"({DEFAULT_DIFFERENCE_BOUNDS}); pass difference_bound explicitly."
-                )
-            difference_bound = DEFAULT_DIFFERENCE_BOUNDS[num_agents]
+            difference_bound = default_difference_bound(num_agents)
         if not 0.0 <= eps <= 1.0:
             raise ValueError(f"eps must lie in [0, 1], got {eps!r}")
         if horizon < 1:

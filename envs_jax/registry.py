@@ -18,6 +18,16 @@ _FIXED: dict[str, Callable] = {
 }
 
 
+def check_choice(name: str, value, choices) -> None:
+    """Raise ValueError naming `value`, the closest valid choice and all valid choices, unless value in choices."""
+    choices = list(choices)
+    if value in choices:
+        return
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"{name}={value!r} is not valid.{hint} Valid choices: {', '.join(map(str, choices))}")
+
+
 def names() -> list[str]:
     """Every registered env name."""
     return list(_FIXED) + [f"smax_{m}" for m in sorted(smax_maps() + medivac_maps())]
@@ -31,7 +41,4 @@ def make(name: str, **kwargs):
         return MedivacSMAXEnv(name[len("smax_") :], **kwargs)
     if name.startswith("smax_") and name[len("smax_") :] in smax_maps():
         return SMAXEnv(name[len("smax_") :], **kwargs)
-    valid = names()
-    close = difflib.get_close_matches(name, valid, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"unknown env {name!r}.{hint} Valid names: {', '.join(valid)}")
+    check_choice("env", name, names())

@@ -3,7 +3,7 @@
 `SMAXEnv` is JaxMARL's HeuristicEnemySMAX with three additions our trainer needs and SMAX does not
 report: in `infos`, whether the episode was `won`, `terminated` (a side is dead) or `truncated`
 (time limit); and `ally_visibility(state)`, which allies each ally can see (the authors' code masks
-a parent's action with this bit, DESIGN.md §3).
+a parent's action with this bit, docs/architecture.md §3.5).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one place that turns JaxMARL's agent-keyed dicts into stacked arrays (DESIGN.md §2).
+"""The one place that turns JaxMARL's agent-keyed dicts into stacked arrays (docs/architecture.md §2.1).
 
 `ArrayEnv(env)` wraps any `jaxmarl` MultiAgentEnv:
   reset(key)               -> (EnvState, TimeStep)

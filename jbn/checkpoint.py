@@ -1,50 +1,173 @@
-"""Atomic checkpoints of the (seed-batched) runner state with orbax (host side only).
+"""Checkpoints of the (seed-batched) runner state and the rules for resuming a run (host side only).
 
-Orbax writes each step into a temporary directory and renames it when complete, so a crash mid-write
-leaves the previous checkpoint intact. The resolved config is stored beside the run; resuming with a
-different config is refused before anything is overwritten.
+Layout: RUN_DIR/checkpoints/<U>/ holds the state after U PPO updates (orbax `StandardCheckpointer`
+under state/) and manifest.json, the SHA-256 of every file. A checkpoint is written under a temporary
+name and renamed into place only when complete, manifest included, so a crash at any moment leaves the
+previous checkpoints intact and never a half-written <U>. Before anything is compiled, `find_good` checks
+the manifests: a damaged or incomplete newest checkpoint is skipped with a warning (the previous good one
+is used), and bytes altered in place are caught by the checksums even when the sizes are unchanged.
+
+Checkpoints are named by update count, not chunk index, so a resume is correct whatever the chunk size.
+A resume may change only the fields in RESUME_FREE (and total_steps where the schedule does not depend on
+it, see `check_resume_config`); anything the compiled program or the η/α schedule depends on is refused,
+naming the field, before anything is compiled or written.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
+from typing import Iterator
 
 import orbax.checkpoint as ocp
 
-# Fields that may differ between the original run and its resumption.
-_RESUME_FREE = {"resume", "run_dir", "checkpoint", "eval_episodes", "total_steps", "updates_per_chunk"}
+from .config import UserError
+
+# Fields that may change when a run is resumed: they touch neither the compiled update nor the schedule.
+RESUME_FREE = frozenset(
+    {"resume", "run_dir", "checkpoint", "checkpoint_every_s", "keep_checkpoints", "eval_episodes", "updates_per_chunk"}
+)
+MANIFEST = "manifest.json"
 
 
-class ConfigMismatch(ValueError):
+class ConfigMismatch(UserError):
     pass
 
 
-def manager(run_dir: str) -> ocp.CheckpointManager:
-    path = os.path.abspath(os.path.join(run_dir, "checkpoints"))
-    return ocp.CheckpointManager(path, options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True))
-
-
-def check_config(run_dir: str, config: dict) -> None:
-    """Refuse to resume `run_dir` with a config that differs in anything but the resume-free fields."""
+def _saved_config(run_dir: str) -> dict:
     path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
-        raise ConfigMismatch(f"--resume: {path} does not exist; nothing to resume in {run_dir!r}")
-    with open(path) as f:
-        saved = json.load(f)
-    diff = {k: (saved.get(k), v) for k, v in config.items() if k not in _RESUME_FREE and saved.get(k) != v}
+    if not os.path.isfile(path):
+        raise UserError(f"--resume: {path} does not exist; {run_dir!r} holds no run to resume")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise UserError(f"--resume: cannot read {path} ({e})") from None
+
+
+def check_resume_config(run_dir: str, config: dict) -> dict:
+    """Refuse to resume `run_dir` with a config that differs in a field the run depends on. Returns the saved
+    config. total_steps may change only when no annealing schedule depends on it (dag != context or
+    anneal == none): the schedule is a function of update / num_updates."""
+    saved = _saved_config(run_dir)
+    schedule_free = config.get("dag") != "context" or config.get("anneal") == "none"
+    free = RESUME_FREE | ({"total_steps"} if schedule_free else set())
+    diff = {k: (saved.get(k, "<absent>"), v) for k, v in config.items() if k not in free and saved.get(k, "<absent>") != v}
     if diff:
-        lines = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in sorted(diff.items()))
-        raise ConfigMismatch(f"checkpoint in {run_dir!r} does not match this config ({lines}); nothing was overwritten")
+        lines = "; ".join(f"{k}: run has {a!r}, now {b!r}" for k, (a, b) in sorted(diff.items()))
+        why = ""
+        if "total_steps" in diff and not schedule_free:
+            why = " (total_steps sets the η/α annealing schedule of this context run and cannot change)"
+        raise ConfigMismatch(
+            f"cannot resume {run_dir!r} with a different config: {lines}{why}. Fields that may change on resume: "
+            f"{', '.join(sorted(free))}. Nothing was changed."
+        )
+    return saved
 
 
-def save(mngr: ocp.CheckpointManager, step: int, state) -> None:
-    mngr.save(step, args=ocp.args.StandardSave(state))
-    mngr.wait_until_finished()
+# ------------------------------------------------------------------------------------------- save
+def root(run_dir: str) -> str:
+    return os.path.abspath(os.path.join(run_dir, "checkpoints"))
 
 
-def restore(mngr: ocp.CheckpointManager, target):
-    """(step, state) of the latest checkpoint, restored into the structure of `target`; (None, target) if none."""
-    step = mngr.latest_step()
-    if step is None:
-        return None, target
-    return step, mngr.restore(step, args=ocp.args.StandardRestore(target))
+def _files(path: str) -> Iterator[str]:
+    for dirpath, _, filenames in os.walk(path):
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, path)
+            if rel != MANIFEST:
+                yield rel
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save(run_dir: str, update: int, state, keep: int) -> str:
+    """Write the state after `update` updates atomically, then keep only the `keep` newest checkpoints."""
+    base = root(run_dir)
+    os.makedirs(base, exist_ok=True)
+    tmp = os.path.join(base, f".tmp-{update}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    with ocp.StandardCheckpointer() as ckptr:
+        ckptr.save(os.path.join(tmp, "state"), state)
+        ckptr.wait_until_finished()
+    manifest = {"update": int(update), "sha256": {rel: _sha256(os.path.join(tmp, rel)) for rel in sorted(_files(tmp))}}
+    with open(os.path.join(tmp, MANIFEST), "w") as f:
+        json.dump(manifest, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    final = os.path.join(base, str(int(update)))
+    if os.path.exists(final):  # the same update saved again (a finished run resumed): replace it
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    _fsync_dir(base)
+    for old in list_updates(run_dir)[keep:]:
+        shutil.rmtree(os.path.join(base, str(old)), ignore_errors=True)
+    for name in os.listdir(base):  # leftovers of a process killed mid-write
+        if name.startswith(".tmp-") and not name.endswith(f"-{os.getpid()}"):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    return final
+
+
+# ------------------------------------------------------------------------------------------- load
+def list_updates(run_dir: str) -> list[int]:
+    """Update counts of the checkpoint directories in run_dir, newest first (complete or not)."""
+    base = root(run_dir)
+    if not os.path.isdir(base):
+        return []
+    return sorted((int(n) for n in os.listdir(base) if n.isdigit() and os.path.isdir(os.path.join(base, n))),
+                  reverse=True)
+
+
+def verify(path: str) -> str | None:
+    """None if the checkpoint directory matches its manifest, else what is wrong with it."""
+    mpath = os.path.join(path, MANIFEST)
+    try:
+        with open(mpath) as f:
+            manifest = json.load(f)
+        expected = manifest["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return f"no readable {MANIFEST} ({type(e).__name__})"
+    present = set(_files(path))
+    if present != set(expected):
+        missing, extra = sorted(set(expected) - present), sorted(present - set(expected))
+        return f"files differ from its manifest (missing {missing[:3]}, unexpected {extra[:3]})"
+    for rel, digest in expected.items():
+        if _sha256(os.path.join(path, rel)) != digest:
+            return f"checksum mismatch in {rel}"
+    return None
+
+
+def find_good(run_dir: str, warn) -> list[tuple[int, str]]:
+    """(update, path) of the checkpoints that pass `verify`, newest first; warn(msg) about each bad one
+    newer than the first good one. Reads files only: call it before compiling."""
+    good = []
+    for u in list_updates(run_dir):
+        path = os.path.join(root(run_dir), str(u))
+        problem = verify(path)
+        if problem is None:
+            good.append((u, path))
+        elif not good:
+            warn(f"checkpoint {path} is damaged ({problem}); falling back to the previous one")
+    return good
+
+
+def restore(path: str, target):
+    """The state stored at `path`, restored into the structure (shapes, dtypes) of `target`."""
+    with ocp.StandardCheckpointer() as ckptr:
+        return ckptr.restore(os.path.join(path, "state"), target)

@@ -1,35 +1,47 @@
 """Training configuration: one frozen dataclass, per-env presets, validation before any compile.
 
-`resolve(cfg)` fills every field left as None from the env's preset (paper Table 2 and DESIGN.md §4)
-and validates the result. tyro turns `Config` into the CLI of `python -m jbn.train`.
+`resolve(cfg)` fills every field left as None from the env's preset (paper Table 2; docs/architecture.md
+§4) and validates the result. tyro turns `Config` into the CLI of `python -m jbn.train`; the `Literal`
+fields list their choices in `--help`.
 """
 from __future__ import annotations
 
 import dataclasses
-import difflib
-from dataclasses import dataclass, field
-from typing import Optional
+import math
+from dataclasses import dataclass
+from typing import Literal, Optional, get_args
 
 import envs_jax
+from envs_jax.registry import check_choice
 
 from . import schedules
-from .dag import DAG_MODES
+from .dag import DagMode
+from .networks import Arch
+from .ppo import GradClip, Ratio
 
-RATIO_MODES = ("agent", "joint")
-PRESETS = ("cg", "aloha", "smax")
+Preset = Literal["cg", "aloha", "smax"]
+PRESETS: tuple[str, ...] = get_args(Preset)
+Anneal = Literal["6h_vs_8z", "MMM2", "none"]
+assert set(get_args(Anneal)) == set(schedules.PRESETS), "Anneal must list schedules.PRESETS"
+
+
+class UserError(ValueError):
+    """Bad input from the user (config, run directory, resume): printed as one message, exit code 2."""
 
 # Paper Table 2 / the authors' code, with rollout sizes for a vectorised trainer.
 _PRESET_VALUES = {
     "cg": dict(lr=7e-4, total_steps=200_000, num_envs=32, num_steps=25, num_epochs=5, num_minibatches=1,
                gamma=0.95, ent_coef=0.01, arch="cg", deepset_edges=True, learn_order=True,
-               mask_invisible_parents=False, parent_obs=False, anneal="none"),
+               mask_invisible_parents=False, parent_obs=False, anneal="none", eval_episodes=100),
     "aloha": dict(lr=7e-4, total_steps=1_000_000, num_envs=32, num_steps=20, num_epochs=5, num_minibatches=1,
                   gamma=0.99, ent_coef=0.01, arch="aloha", deepset_edges=False, learn_order=True,
-                  mask_invisible_parents=False, parent_obs=True, anneal="none"),
+                  mask_invisible_parents=False, parent_obs=True, anneal="none", eval_episodes=100),
     "smax": dict(lr=5e-4, total_steps=10_000_000, num_envs=64, num_steps=128, num_epochs=5, num_minibatches=4,
                  gamma=0.99, ent_coef=0.01, arch="smax", deepset_edges=False, learn_order=False,
-                 mask_invisible_parents=True, parent_obs=False, anneal="6h_vs_8z"),
+                 mask_invisible_parents=True, parent_obs=False, anneal="6h_vs_8z", eval_episodes=32),
 }
+# Paper §7.4.4: α rises 0.05 -> 0.5 on MMM2 (0.1 -> 1.0 on 6h_vs_8z, the SMAX default). MMM uses the same units.
+_ANNEAL_BY_ENV = {"smax_MMM2": "MMM2", "smax_MMM": "MMM2"}
 
 
 def preset_for_env(env: str) -> str:
@@ -40,16 +52,24 @@ def preset_for_env(env: str) -> str:
     return "smax"
 
 
+def preset_values(env: str, preset: str) -> dict:
+    """The preset's field values for `env` (the annealing schedule depends on the map)."""
+    values = dict(_PRESET_VALUES[preset])
+    if preset == "smax":
+        values["anneal"] = _ANNEAL_BY_ENV.get(env, values["anneal"])
+    return values
+
+
 @dataclass(frozen=True)
 class Config:
     """BN-MAPPO training run. Fields left as None come from the env's preset."""
 
     env: str = "smax_6h_vs_8z"
     """environment name (envs_jax.names())"""
-    dag: str = "context"
+    dag: DagMode = "context"
     """joint policy: none (plain MAPPO) | line | full | context (learned per step)"""
-    preset: Optional[str] = None
-    """hyper-parameter preset: cg | aloha | smax (default: from the env name)"""
+    preset: Optional[Preset] = None
+    """hyper-parameter preset (default: from the env name)"""
     num_seeds: int = 1
     """independent seeds trained together under vmap"""
     seed: int = 0
@@ -69,12 +89,15 @@ class Config:
     ent_coef: Optional[float] = None
     vf_coef: float = 1.0
     max_grad_norm: float = 10.0
+    """gradient clipping norm"""
+    grad_clip: GradClip = "per_network"
+    """per_network: actor, critic and DAG nets clipped separately (MAPPO's separate optimisers) | global"""
     huber_delta: float = 10.0
-    ratio: str = "agent"
+    ratio: Ratio = "agent"
     """PPO ratio: agent (per-agent, MAPPO) | joint (product over agents)"""
     hidden: int = 64
-    arch: Optional[str] = None
-    """actor architecture: smax | cg | aloha (Table 2)"""
+    arch: Optional[Arch] = None
+    """actor architecture (Table 2; default: from the preset)"""
     learn_order: Optional[bool] = None
     """context mode: learn the topological order Π (else Π = I, the paper's SMAC setting)"""
     deepset_edges: Optional[bool] = None
@@ -82,18 +105,24 @@ class Config:
     """SMAX: a parent the child cannot see contributes zeros (the authors' code)"""
     parent_obs: Optional[bool] = None
     """Aloha: parents also pass their observations"""
-    anneal: Optional[str] = None
-    """density annealing preset (context mode): 6h_vs_8z | MMM2 | none"""
+    anneal: Optional[Anneal] = None
+    """density annealing schedule in context mode (paper §7.4.4; default: MMM2 on smax_MMM/MMM2, 6h_vs_8z on
+    other SMAX maps, none on CG and Aloha)"""
     updates_per_chunk: Optional[int] = None
-    """PPO updates per jitted chunk (default: about 1/50 of the run, at least 1)"""
+    """PPO updates per jitted chunk (default: about 50k env steps and at most 1/50 of the run)"""
     run_dir: Optional[str] = None
-    """output directory (config.json, metrics.jsonl, checkpoints); default runs/<env>_<dag>_<time>"""
+    """output directory (config.json, metrics.jsonl, checkpoints); default runs/<env>_<dag>_<time>[-k], new"""
     checkpoint: bool = True
-    """write an atomic checkpoint after every chunk; resume with --resume"""
+    """write atomic checkpoints (every --checkpoint-every-s seconds and at the end); resume with --resume"""
+    checkpoint_every_s: float = 300.0
+    """seconds between checkpoints (0: after every chunk)"""
+    keep_checkpoints: int = 3
+    """how many of the newest checkpoints to keep"""
     resume: bool = False
-    """continue the run in --run-dir from its last checkpoint"""
-    eval_episodes: int = 32
-    """episodes of the final evaluation (stochastic joint policy and decentralised, DAG removed); 0: none"""
+    """continue the run in --run-dir from its last good checkpoint"""
+    eval_episodes: Optional[int] = None
+    """episodes of the final evaluation (joint policy and decentralised, DAG removed); 0: none
+    (default: 100 on CG and Aloha as in the paper, 32 on SMAX)"""
 
     # ---- derived sizes ----
     @property
@@ -118,10 +147,10 @@ class Config:
 
 
 def _choice(name, value, choices):
-    if value not in choices:
-        close = difflib.get_close_matches(str(value), list(choices), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"{name}={value!r} is not valid.{hint} Valid choices: {', '.join(map(str, choices))}")
+    try:
+        check_choice(name, value, choices)
+    except ValueError as e:
+        raise UserError(str(e)) from None
 
 
 def default_updates_per_chunk(num_updates: int, batch_size: int, target_steps: int = 50_000) -> int:
@@ -131,49 +160,71 @@ def default_updates_per_chunk(num_updates: int, batch_size: int, target_steps: i
 
 
 def resolve(cfg: Config) -> Config:
-    """Fill preset defaults and validate. Raises ValueError naming the bad value and the valid choices."""
+    """Fill preset defaults and validate. Raises UserError naming the bad value and the valid choices."""
     _choice("env", cfg.env, envs_jax.names())
-    _choice("dag", cfg.dag, DAG_MODES)
+    _choice("dag", cfg.dag, get_args(DagMode))
     preset = cfg.preset or preset_for_env(cfg.env)
     _choice("preset", preset, PRESETS)
     values = {"preset": preset}
-    for k, v in _PRESET_VALUES[preset].items():
+    for k, v in preset_values(cfg.env, preset).items():
         if getattr(cfg, k) is None:
             values[k] = v
     cfg = dataclasses.replace(cfg, **values)
-    _choice("ratio", cfg.ratio, RATIO_MODES)
-    _choice("arch", cfg.arch, ("smax", "cg", "aloha"))
-    _choice("anneal", cfg.anneal, tuple(schedules.PRESETS))
-    for name in ("num_seeds", "total_steps", "num_envs", "num_steps", "num_epochs", "num_minibatches", "hidden"):
+    _choice("ratio", cfg.ratio, get_args(Ratio))
+    _choice("grad_clip", cfg.grad_clip, get_args(GradClip))
+    _choice("arch", cfg.arch, get_args(Arch))
+    _choice("anneal", cfg.anneal, get_args(Anneal))
+    for name in ("num_seeds", "total_steps", "num_envs", "num_steps", "num_epochs", "num_minibatches", "hidden",
+                 "keep_checkpoints"):
         v = getattr(cfg, name)
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise UserError(f"{name} must be a positive integer, got {v!r}")
+    for name in ("lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef", "max_grad_norm", "huber_delta",
+                 "checkpoint_every_s"):
+        v = getattr(cfg, name)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+            raise UserError(f"{name} must be a finite number, got {v!r}")
     for name in ("lr", "clip_eps", "max_grad_norm", "huber_delta"):
         v = getattr(cfg, name)
         if not v > 0:
-            raise ValueError(f"{name} must be > 0, got {v!r}")
+            raise UserError(f"{name} must be > 0, got {v!r}")
     for name in ("gamma", "gae_lambda"):
         v = getattr(cfg, name)
         if not 0 < v <= 1:
-            raise ValueError(f"{name} must lie in (0, 1], got {v!r}")
-    for name in ("ent_coef", "vf_coef"):
+            raise UserError(f"{name} must lie in (0, 1], got {v!r}")
+    for name in ("ent_coef", "vf_coef", "checkpoint_every_s"):
         if getattr(cfg, name) < 0:
-            raise ValueError(f"{name} must be >= 0, got {getattr(cfg, name)!r}")
-    if cfg.eval_episodes < 0:
-        raise ValueError(f"eval_episodes must be >= 0, got {cfg.eval_episodes!r}")
+            raise UserError(f"{name} must be >= 0, got {getattr(cfg, name)!r}")
+    if isinstance(cfg.eval_episodes, bool) or not isinstance(cfg.eval_episodes, int) or cfg.eval_episodes < 0:
+        raise UserError(f"eval_episodes must be an integer >= 0, got {cfg.eval_episodes!r}")
+    if cfg.seed < 0:
+        raise UserError(f"seed must be >= 0, got {cfg.seed!r}")
     if cfg.batch_size % cfg.num_minibatches:
-        raise ValueError(
+        raise UserError(
             f"num_envs * num_steps = {cfg.num_envs} * {cfg.num_steps} = {cfg.batch_size} is not divisible by "
             f"num_minibatches = {cfg.num_minibatches}; choose a divisor of {cfg.batch_size}"
         )
     if cfg.total_steps < cfg.batch_size:
-        raise ValueError(
+        raise UserError(
             f"total_steps = {cfg.total_steps} is smaller than one rollout (num_envs * num_steps = {cfg.batch_size})"
         )
     if cfg.updates_per_chunk is None:
         cfg = dataclasses.replace(cfg, updates_per_chunk=default_updates_per_chunk(cfg.num_updates, cfg.batch_size))
-    elif cfg.updates_per_chunk < 1:
-        raise ValueError(f"updates_per_chunk must be a positive integer, got {cfg.updates_per_chunk!r}")
+    elif isinstance(cfg.updates_per_chunk, bool) or not isinstance(cfg.updates_per_chunk, int) or cfg.updates_per_chunk < 1:
+        raise UserError(f"updates_per_chunk must be a positive integer, got {cfg.updates_per_chunk!r}")
+    if not cfg.resume:  # a resume checks the updates that remain (jbn.train.run)
+        check_chunking(cfg.num_updates, cfg.updates_per_chunk)
     if cfg.resume and cfg.run_dir is None:
-        raise ValueError("--resume needs --run-dir (the run to continue)")
+        raise UserError("--resume needs --run-dir (the run to continue)")
     return cfg
+
+
+def check_chunking(remaining_updates: int, updates_per_chunk: int) -> None:
+    """Every chunk runs the same compiled program, so the chunk size must divide the updates to run."""
+    if remaining_updates % updates_per_chunk:
+        divisors = [k for k in range(1, min(remaining_updates, 10_000) + 1) if remaining_updates % k == 0]
+        shown = ", ".join(map(str, divisors[:12])) + (", ..." if len(divisors) > 12 else "")
+        raise UserError(
+            f"updates_per_chunk = {updates_per_chunk} does not divide the {remaining_updates} updates to run "
+            f"(every chunk runs the same compiled program); choose a divisor: {shown}"
+        )

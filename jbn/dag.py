@@ -1,4 +1,4 @@
-"""The DAG of the Bayesian-network joint policy (DESIGN §3).
+"""The DAG of the Bayesian-network joint policy (docs/architecture.md §3).
 
 A DAG over N agents is built as
 
@@ -14,22 +14,24 @@ with
 
 Convention: ``G[j, i] = 1`` iff agent ``j`` is a parent of agent ``i``. Since
 ``(Πᵀ T Π)[j, i] = [pos(j) < pos(i)]``, ``G[j, i] = E[j, i]·[pos(j) < pos(i)]``: parents always come
-earlier, so every G is acyclic by construction (DESIGN §3: the authors' parametrisation of the
-paper's G = Πᵀ U Π, U = T ⊙ (Π E Πᵀ)).
+earlier, so every G is acyclic by construction (docs/architecture.md §3.2: the authors'
+parametrisation of the paper's G = Πᵀ U Π, U = T ⊙ (Π E Πᵀ)).
 
 Every function is pure, jittable and works on arbitrary leading batch axes ``[...]`` (e.g. ``[E]``
 or ``[T, E]``); the two trailing axes are agent axes. The noise is an explicit argument
-(``DagNoise``) so the PPO update can recompute the same stochastic G from stored noise (DESIGN §3).
+(``DagNoise``) so the PPO update can recompute the same stochastic G from stored noise
+(docs/architecture.md §3.7).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 import jax
 import jax.numpy as jnp
 
-DAG_MODES = ("none", "line", "full", "context")
+DagMode = Literal["none", "line", "full", "context"]
+DAG_MODES: tuple[str, ...] = get_args(DagMode)
 _FIXED_MODES = ("none", "line", "full")
 
 
@@ -49,7 +51,7 @@ def _strict_upper(n: int) -> jnp.ndarray:
 
 
 def fixed_dag(mode: str, n: int) -> jnp.ndarray:
-    """The fixed DAG of a non-learned mode (DESIGN §3, Π = I).
+    """The fixed DAG of a non-learned mode (docs/architecture.md §3.3, Π = I).
 
     Args:
       mode: ``"none"`` (no edges: independent MAPPO), ``"line"`` (edges i-1 -> i) or ``"full"``
@@ -75,7 +77,7 @@ def fixed_dag(mode: str, n: int) -> jnp.ndarray:
 
 
 def density(g: jnp.ndarray) -> jnp.ndarray:
-    """ρ(G) = Σ G / (N(N-1)/2) (DESIGN §3, the quantity of the density regulariser §4).
+    """ρ(G) = Σ G / (N(N-1)/2) (docs/architecture.md §3.1; the quantity of the density regulariser, §4.2).
 
     Args:
       g: float [..., N, N].
@@ -96,7 +98,7 @@ def density(g: jnp.ndarray) -> jnp.ndarray:
 
 
 class DagNoise(NamedTuple):
-    """Standard Gumbel noise of one DAG sample (stored in the rollout buffer, DESIGN §3).
+    """Standard Gumbel noise of one DAG sample (stored in the rollout buffer, docs/architecture.md §3.7).
 
     edge: float32 [..., N, N, 2], one Gumbel per (parent j, child i, class); class 1 = edge.
     perm: float32 [..., N, N], one Gumbel per (position p, agent i); None when the order is not learned
@@ -137,7 +139,7 @@ def _straight_through(hard: jnp.ndarray, soft: jnp.ndarray) -> jnp.ndarray:
 def edges_straight_through(
     edge_logits: jnp.ndarray, gumbel: jnp.ndarray, tau: float = 1.0
 ) -> jnp.ndarray:
-    """Hard edges E by straight-through Gumbel-Softmax (DESIGN §3, edge net, temperature 1).
+    """Hard edges E by straight-through Gumbel-Softmax (docs/architecture.md §3.4, edge net, temperature 1).
 
     Args:
       edge_logits: float [..., N, N, 2], logits of (no edge, edge) for the pair j -> i.
@@ -164,7 +166,7 @@ def edges_straight_through(
 def gumbel_sinkhorn(
     logits: jnp.ndarray, gumbel: jnp.ndarray, tau: float = 1.0, n_iters: int = 20
 ) -> jnp.ndarray:
-    """Soft permutation by Gumbel-Sinkhorn (Mena et al. 2018, DESIGN §3: τ = 1, 20 iterations).
+    """Soft permutation by Gumbel-Sinkhorn (Mena et al. 2018, docs/architecture.md §3.4: τ = 1, 20 iterations).
 
     Alternates row and column normalisation of ``(logits + gumbel) / tau`` in log-space
     (logsumexp), which stays finite for small τ.
@@ -314,7 +316,7 @@ def assignment_matrix(score: jnp.ndarray) -> jnp.ndarray:
 def permutation_straight_through(
     perm_logits: jnp.ndarray, gumbel: jnp.ndarray, tau: float = 1.0, n_iters: int = 20
 ) -> jnp.ndarray:
-    """Hard permutation Π with Gumbel-Sinkhorn straight-through gradients (DESIGN §3).
+    """Hard permutation Π with Gumbel-Sinkhorn straight-through gradients (docs/architecture.md §3.4).
 
     The hard matrix is the exact max-weight assignment of ``(perm_logits + gumbel) / tau``. This is
     the same as the assignment of log(soft): every Sinkhorn step subtracts a per-row or per-column
@@ -342,7 +344,7 @@ def permutation_straight_through(
 
 
 def compose(e: jnp.ndarray, perm: jnp.ndarray) -> jnp.ndarray:
-    """G = E ⊙ (Πᵀ T Π) (DESIGN §3), so G[j, i] = E[j, i]·[pos(j) < pos(i)].
+    """G = E ⊙ (Πᵀ T Π) (docs/architecture.md §3.2), so G[j, i] = E[j, i]·[pos(j) < pos(i)].
 
     Args:
       e: float [..., N, N] edges over agent pairs (j -> i).
@@ -376,7 +378,7 @@ def sample_dag(
     tau: float = 1.0,
     n_iters: int = 20,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """The DAG of one joint-policy step (DESIGN §3).
+    """The DAG of one joint-policy step (docs/architecture.md §3.2-3.4).
 
     Args:
       mode: one of ``DAG_MODES``.

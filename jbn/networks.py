@@ -1,5 +1,5 @@
-"""Actor, critic, edge net and permutation net (paper Table 2; DESIGN.md §3). flax.linen, ReLU, hidden 64,
-orthogonal init.
+"""Actor, critic, edge net and permutation net (paper Table 2; docs/architecture.md §3.4-3.5).
+flax.linen, ReLU, hidden 64, orthogonal init.
 
 Architectures (Table 2), where Base(h) = FC(h)-ReLU-FC(h)-ReLU:
   actor "smax":  Concat(o_i, id_i, a^{P_i}) - Base - FC(A)
@@ -15,14 +15,15 @@ The agent id (one-hot) is appended to the actor input since parameters are share
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Literal, Sequence, get_args
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-ACTOR_ARCHS = ("smax", "cg", "aloha")
+Arch = Literal["smax", "cg", "aloha"]
+ACTOR_ARCHS: tuple[str, ...] = get_args(Arch)
 
 
 def _dense(features, scale=np.sqrt(2.0), use_bias=True, name=None):

@@ -1,4 +1,4 @@
-"""The Bayesian-network joint policy (paper §4-6; DESIGN.md §3).
+"""The Bayesian-network joint policy (paper §4-6; docs/architecture.md §3).
 
 Per env (vmap over envs outside):
   sample(params, obs, avail, visible, noise, key)   -> (actions [N], logp [N], G [N, N])
@@ -17,10 +17,28 @@ import jax
 import jax.numpy as jnp
 
 from . import dag as dag_lib
-from .ppo import entropy_of_logits
-from .networks import Actor, Critic, EdgeNet, PermNet
+from .networks import Actor, Arch, Critic, EdgeNet, PermNet
 
-NEG_INF = -1e9  # masks unavailable actions; finite so that masked log-softmax has no NaN gradients
+# The one stand-in for −inf at unavailable actions: finite, so masked log-softmax and its gradient stay
+# NaN-free.
+MASKED_LOGIT = -1e9
+
+
+def mask_logits(logits, avail):
+    """logits [..., A] with unavailable actions (avail False) set to MASKED_LOGIT."""
+    return jnp.where(avail, logits, MASKED_LOGIT)
+
+
+def entropy_of_logits(logits, avail):
+    """Entropy of the categorical softmax(logits) restricted to the available actions.
+
+    logits: float32 [..., A] (may already hold −inf at unavailable actions).
+    avail: bool [..., A]; unavailable actions get probability 0.
+    Returns float32 [...]. Finite values and gradients whenever at least one action is available.
+    """
+    avail = jnp.asarray(avail, bool)
+    logp = jax.nn.log_softmax(mask_logits(jnp.asarray(logits, jnp.float32), avail), axis=-1)
+    return -jnp.sum(jnp.where(avail, jnp.exp(logp) * logp, 0.0), axis=-1)
 
 
 @dataclass(frozen=True)
@@ -31,8 +49,8 @@ class BNPolicy:
     obs_dim: int
     state_dim: int
     num_actions: int
-    mode: str = "context"  # none | line | full | context
-    arch: str = "smax"  # actor architecture (networks.ACTOR_ARCHS)
+    mode: dag_lib.DagMode = "context"
+    arch: Arch = "smax"  # actor architecture (networks.ACTOR_ARCHS)
     hidden: int = 64
     learn_order: bool = True  # context only: learn Π (else Π = I)
     deepset_edges: bool = False  # CG: DeepSet edge net (Table 2)
@@ -127,7 +145,7 @@ class BNPolicy:
         g, g_eff, order = self.dag(params, obs, visible, noise)
         own = self._own(params, obs)
         if self.mode == "none":
-            logits = jnp.where(avail, self._head(params, own, None, None, obs), NEG_INF)
+            logits = mask_logits(self._head(params, own, None, None, obs), avail)
             actions = jax.random.categorical(key, logits).astype(jnp.int32)
             logp = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[:, None], -1)[:, 0]
             return actions, logp, g
@@ -135,7 +153,7 @@ class BNPolicy:
         def position(carry, xs):
             actions, logp = carry  # actions of agents not yet sampled are 0 placeholders (never parents)
             i, k = xs
-            logits = jnp.where(avail[i], self._head(params, own[i], g_eff[:, i], actions, obs), NEG_INF)
+            logits = mask_logits(self._head(params, own[i], g_eff[:, i], actions, obs), avail[i])
             ai = jax.random.categorical(k, logits).astype(jnp.int32)
             return (actions.at[i].set(ai), logp.at[i].set(jax.nn.log_softmax(logits)[ai])), None
 
@@ -151,7 +169,7 @@ class BNPolicy:
         g, g_eff, _ = self.dag(params, obs, visible, noise)
         parents = None if self.mode == "none" else g_eff.T  # row i: the parent weights of agent i
         logits = self._head(params, self._own(params, obs), parents, actions, obs)
-        logits = jnp.where(avail, logits, NEG_INF)
+        logits = mask_logits(logits, avail)
         logp = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[:, None], -1)[:, 0]
         return logp, entropy_of_logits(logits, avail), g
 

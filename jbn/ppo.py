@@ -1,16 +1,27 @@
-"""MAPPO loss pieces (DESIGN.md §4): GAE, value normalisation, clipped surrogate, value loss,
-density penalty, masked entropy. All pure and jittable; the trainer assembles the full loss.
+"""The BN-MAPPO loss and its pieces (docs/architecture.md, "One update"): GAE, value normalisation,
+clipped surrogate, value loss, density penalty, the whole loss `bn_mappo_loss`, and the optimiser with
+gradient clipping per network. All pure and jittable.
 
 Axes: ``T`` time, ``E`` env, ``N`` agent, ``B`` flattened batch, ``A`` actions.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
 
 import jax
 import jax.numpy as jnp
 import optax
+
+from . import dag as dag_lib
+
+if TYPE_CHECKING:
+    from .types import Batch
+
+Ratio = Literal["agent", "joint"]
+RATIO_MODES: tuple[str, ...] = get_args(Ratio)
+GradClip = Literal["per_network", "global"]
+GRAD_CLIP_MODES: tuple[str, ...] = get_args(GradClip)
 
 # --------------------------------------------------------------------------------------------- GAE
 
@@ -107,9 +118,6 @@ def value_norm_denormalize(vn: ValueNorm, x):
 
 # ---------------------------------------------------------------------------------------- losses
 
-RATIO_MODES = ("agent", "joint")
-
-
 def _masked_mean(x, mask):
     if mask is None:
         return jnp.mean(x)
@@ -170,7 +178,7 @@ def value_loss(values_new, values_old, targets, clip_eps, huber_delta=10.0):
 
 
 def density_penalty(rho, eta, alpha):
-    """Density regulariser α·|ρ(G) − η| (DESIGN.md §4), mean over the batch.
+    """Density regulariser α·|ρ(G) − η| (paper §7.4.4), mean over the batch.
 
     rho: float32 [B] (or any shape) DAG densities in [0, 1]; eta, alpha: scalars (jbn.schedules).
     Returns a float32 scalar.
@@ -178,32 +186,96 @@ def density_penalty(rho, eta, alpha):
     return alpha * jnp.mean(jnp.abs(jnp.asarray(rho, jnp.float32) - eta))
 
 
-# Finite stand-in for −inf: keeps log_softmax and its gradient NaN-free.
-_MASKED_LOGIT = -1e9
-
-
-def entropy_of_logits(logits, avail):
-    """Entropy of the categorical softmax(logits) restricted to the available actions.
-
-    logits: float32 [..., A] (may already hold −inf at unavailable actions).
-    avail: bool [..., A]; unavailable actions get probability 0.
-    Returns float32 [...]. Finite values and gradients whenever at least one action is available.
-    """
-    avail = jnp.asarray(avail, bool)
-    logits = jnp.where(avail, jnp.asarray(logits, jnp.float32), _MASKED_LOGIT)
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    p = jnp.exp(logp)
-    return -jnp.sum(jnp.where(avail, p * logp, 0.0), axis=-1)
-
-
 class LossInfo(NamedTuple):
     """Diagnostics of one loss evaluation, all float32 scalars []."""
 
     total: jnp.ndarray
-    policy: jnp.ndarray
+    policy: jnp.ndarray  # clipped surrogate, averaged over living agents
     value: jnp.ndarray
-    entropy: jnp.ndarray
+    entropy: jnp.ndarray  # mean entropy of the living agents' conditionals
     density_penalty: jnp.ndarray
     dag_density: jnp.ndarray
-    clip_frac: jnp.ndarray
-    approx_kl: jnp.ndarray
+    clip_frac: jnp.ndarray  # over living agents
+    approx_kl: jnp.ndarray  # over living agents
+    active_frac: jnp.ndarray  # share of (step, agent) pairs with a choice (alive on SMAX)
+
+
+class LossCoefs(NamedTuple):
+    """Scalar hyper-parameters of the loss (floats or scalar arrays)."""
+
+    clip_eps: float = 0.2
+    vf_coef: float = 1.0
+    ent_coef: float = 0.01
+    huber_delta: float = 10.0
+
+
+def active_agents(avail):
+    """bool [..., N]: agents with more than one available action.
+
+    An agent with a single available action has no choice: its log-prob is 0 and its ratio 1 whatever the
+    parameters. On SMAX that is exactly a dead unit (only the no-op is available), which MAPPO's
+    `active_masks` take out of the actor loss; in CG and Aloha every agent is always active.
+    avail: bool [..., N, A].
+    """
+    return jnp.sum(jnp.asarray(avail, jnp.int32), axis=-1) > 1
+
+
+def bn_mappo_loss(policy, params, batch: "Batch", eta, alpha, coefs: LossCoefs, ratio: Ratio = "agent"):
+    """The whole BN-MAPPO loss of one minibatch, to MINIMISE.
+
+    policy: a `jbn.policy.BNPolicy`; params its parameters (actor, critic[, edge, perm]).
+    batch: a `Batch` with a leading batch axis B (obs [B, N, D], avail [B, N, A], actions [B, N],
+      logp [B, N] at sampling time, advantages [B], value_n / targets_n [B] in normalised units, and the
+      DAG noise stored in the rollout, from which G is recomputed with the current DAG nets).
+    eta, alpha: the density target and weight of this update (jbn.schedules); ignored unless the policy
+      learns its DAG.
+
+        loss = surrogate − ent_coef · entropy + vf_coef · value_loss + α·mean|ρ(G) − η|
+
+    Surrogate, entropy, clip fraction and approx-KL are averaged over the ACTIVE agents only (see
+    `active_agents`): a dead unit contributes neither a zero advantage term nor a zero entropy that
+    would shrink the living agents' gradient as units die. The critic is a team value: all steps count.
+    Returns (loss, LossInfo).
+    """
+    v_log_prob = jax.vmap(policy.log_prob, in_axes=(None, 0, 0, 0, 0, 0))
+    logp, entropy, g = v_log_prob(params, batch.obs, batch.avail, batch.visible, batch.noise, batch.actions)
+    active = active_agents(batch.avail)  # [B, N]
+    pg_loss, clip_frac, approx_kl = clipped_surrogate(
+        logp, batch.logp, batch.advantages, coefs.clip_eps, ratio, mask=active
+    )
+    ent = _masked_mean(entropy, active)
+    v = policy.value(params, batch.world_state)
+    v_loss = value_loss(v, batch.value_n, batch.targets_n, coefs.clip_eps, coefs.huber_delta)
+    rho = dag_lib.density(g)  # [B]
+    d_pen = density_penalty(rho, eta, alpha) if policy.learns_dag else jnp.float32(0.0)
+    total = pg_loss + coefs.vf_coef * v_loss - coefs.ent_coef * ent + d_pen
+    info = LossInfo(
+        total=total, policy=pg_loss, value=v_loss, entropy=ent, density_penalty=d_pen,
+        dag_density=jnp.mean(rho), clip_frac=clip_frac, approx_kl=approx_kl,
+        active_frac=jnp.mean(active.astype(jnp.float32)),
+    )
+    return total, info
+
+
+# ------------------------------------------------------------------------------------- optimiser
+
+
+def grad_clipper(max_grad_norm, networks, grad_clip: GradClip = "per_network") -> optax.GradientTransformation:
+    """Gradient clipping to global norm `max_grad_norm`, over all parameters ("global") or for each top-level
+    network of the parameter dict on its own ("per_network": actor, critic, edge, perm), as MAPPO's separate
+    actor and critic optimisers do, so that a large critic gradient cannot shrink the actor's step.
+    networks: the top-level keys of the parameter dict."""
+    if grad_clip not in GRAD_CLIP_MODES:
+        raise ValueError(f"grad_clip={grad_clip!r}; choose one of {GRAD_CLIP_MODES}")
+    if grad_clip == "global":
+        return optax.clip_by_global_norm(max_grad_norm)
+    networks = list(networks)
+    return optax.multi_transform(
+        {name: optax.clip_by_global_norm(max_grad_norm) for name in networks}, {name: name for name in networks}
+    )
+
+
+def make_optimizer(lr, max_grad_norm, networks, grad_clip: GradClip = "per_network") -> optax.GradientTransformation:
+    """Adam (eps 1e-5) after `grad_clipper`. Adam is per-parameter, so one Adam over all networks equals one
+    Adam per network: only the clipping needs the split."""
+    return optax.chain(grad_clipper(max_grad_norm, networks, grad_clip), optax.adam(lr, eps=1e-5))

@@ -1,4 +1,5 @@
-"""Density-regulariser annealing: η (density threshold) and α (weight), paper §7.4.4, DESIGN.md §4.
+"""Density-regulariser annealing: η (density threshold) and α (weight), paper §7.4.4,
+docs/architecture.md §4.3.
 
 The regulariser is ``α · |ρ(G) − η|`` (``jbn.ppo.density_penalty``). Both schedules are pure
 functions of the training progress ``f = update / num_updates`` in [0, 1]; ``f`` may be a Python

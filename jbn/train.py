@@ -1,9 +1,9 @@
-"""BN-MAPPO as one compiled program (DESIGN.md §4).
+"""BN-MAPPO as one compiled program (docs/architecture.md §4).
 
     python -m jbn.train --env smax_6h_vs_8z                 # BN-MAPPO, learned context-aware DAG
     python -m jbn.train --env cg_2 --dag full --num-seeds 8 # 8 seeds in one jit (vmap)
 
-`make_train(cfg)` does the Python setup and returns pure functions of ONE seed:
+`make_train(cfg)` does the Python setup and returns a `Trainer` of pure functions of ONE seed:
     init(key) -> RunnerState
     update_chunk(state) -> (state, metrics [K])      K = cfg.updates_per_chunk PPO updates, one lax.scan
 `jax.jit(over_seeds(update_chunk, K))` (a vmap) runs every seed at once. The host loop (`run`) logs, checkpoints and
@@ -12,13 +12,14 @@ shows progress between chunks; nothing inside a chunk talks to the host.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import math
 import os
 import sys
 import time
 import warnings
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -29,8 +30,9 @@ import envs_jax
 
 from . import dag as dag_lib
 from . import ppo, schedules
-from .config import Config, resolve
+from .config import Config, UserError, check_chunking, resolve
 from .policy import BNPolicy
+from .rollout import act_and_step
 from .types import Batch, RunnerState, Transition
 
 
@@ -47,6 +49,15 @@ class Metrics(NamedTuple):
     eta: jax.Array
     alpha: jax.Array
     loss: ppo.LossInfo  # averaged over epochs and minibatches
+
+
+class Trainer(NamedTuple):
+    """What `make_train` returns: pure functions of one seed plus the static policy and env."""
+
+    init: Callable[[jax.Array], RunnerState]
+    update_chunk: Callable[[RunnerState], tuple[RunnerState, Metrics]]
+    policy: BNPolicy
+    env: envs_jax.ArrayEnv
 
 
 def make_policy(cfg: Config, env: envs_jax.ArrayEnv) -> BNPolicy:
@@ -69,16 +80,17 @@ def make_env(cfg: Config) -> envs_jax.ArrayEnv:
     return envs_jax.ArrayEnv(envs_jax.make(cfg.env))
 
 
-def make_train(cfg: Config):
-    """Returns (init, update_chunk, policy, env) for one seed; cfg must be resolved."""
+def make_train(cfg: Config) -> Trainer:
+    """The pure functions of one seed's training; cfg must be resolved."""
     env = make_env(cfg)
     policy = make_policy(cfg, env)
     anneal = cfg.anneal_config
-    E, T, N = cfg.num_envs, cfg.num_steps, env.num_agents
-    optimizer = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(cfg.lr, eps=1e-5))
-    v_sample = jax.vmap(policy.sample, in_axes=(None, 0, 0, 0, 0, 0))
-    v_log_prob = jax.vmap(policy.log_prob, in_axes=(None, 0, 0, 0, 0, 0))
-    v_reset, v_step = jax.vmap(env.reset), jax.vmap(env.step)
+    E, T = cfg.num_envs, cfg.num_steps
+    networks = list(jax.eval_shape(policy.init, jax.random.PRNGKey(0)))
+    optimizer = ppo.make_optimizer(cfg.lr, cfg.max_grad_norm, networks, cfg.grad_clip)
+    coefs = ppo.LossCoefs(clip_eps=cfg.clip_eps, vf_coef=cfg.vf_coef, ent_coef=cfg.ent_coef,
+                          huber_delta=cfg.huber_delta)
+    v_reset = jax.vmap(env.reset)
 
     def init(key) -> RunnerState:
         key, pkey, ekey = jax.random.split(key, 3)
@@ -97,37 +109,20 @@ def make_train(cfg: Config):
     def rollout(state: RunnerState):
         def step(carry, _):
             env_state, ts, key = carry
-            key, noise_key, act_key, env_key = jax.random.split(key, 4)
-            noise = policy.sample_noise(noise_key, (E,))
-            actions, logp, g = v_sample(state.params, ts.obs, ts.avail, ts.visible, noise, jax.random.split(act_key, E))
-            value_n = policy.value(state.params, ts.world_state)  # [E]
-            env_state, next_ts = v_step(jax.random.split(env_key, E), env_state, actions)
+            key, step_key = jax.random.split(key)
+            env_state, next_ts, act = act_and_step(policy, env, state.params, env_state, ts, step_key)
             tr = Transition(
-                obs=ts.obs, world_state=ts.world_state, avail=ts.avail, visible=ts.visible, noise=noise,
-                actions=actions, logp=logp, value_n=value_n, reward=next_ts.reward,
-                terminated=next_ts.terminated, done=next_ts.done, final_world_state=next_ts.final_world_state,
-                episode_return=next_ts.episode_return, won=next_ts.won, density=dag_lib.density(g),
+                obs=ts.obs, world_state=ts.world_state, avail=ts.avail, visible=ts.visible, noise=act.noise,
+                actions=act.actions, logp=act.logp, value_n=policy.value(state.params, ts.world_state),
+                reward=next_ts.reward, terminated=next_ts.terminated, done=next_ts.done,
+                final_world_state=next_ts.final_world_state, episode_return=next_ts.episode_return,
+                won=next_ts.won, density=dag_lib.density(act.g),
             )
             return (env_state, next_ts, key), tr
 
         key, rkey = jax.random.split(state.key)
         (env_state, ts, _), traj = jax.lax.scan(step, (state.env_state, state.timestep, rkey), None, T)
         return state.replace(env_state=env_state, timestep=ts, key=key), traj
-
-    def loss_fn(params, mb: Batch, eta, alpha):
-        logp, entropy, g = v_log_prob(params, mb.obs, mb.avail, mb.visible, mb.noise, mb.actions)
-        pg_loss, clip_frac, approx_kl = ppo.clipped_surrogate(logp, mb.logp, mb.advantages, cfg.clip_eps, cfg.ratio)
-        v = policy.value(params, mb.world_state)
-        v_loss = ppo.value_loss(v, mb.value_n, mb.targets_n, cfg.clip_eps, cfg.huber_delta)
-        ent = entropy.mean()
-        rho = dag_lib.density(g)
-        d_pen = ppo.density_penalty(rho, eta, alpha) if policy.learns_dag else jnp.float32(0.0)
-        total = pg_loss + cfg.vf_coef * v_loss - cfg.ent_coef * ent + d_pen
-        info = ppo.LossInfo(
-            total=total, policy=pg_loss, value=v_loss, entropy=ent, density_penalty=d_pen,
-            dag_density=rho.mean(), clip_frac=clip_frac, approx_kl=approx_kl,
-        )
-        return total, info
 
     def update(state: RunnerState, _):
         frac = state.update.astype(jnp.float32) / cfg.num_updates
@@ -158,7 +153,9 @@ def make_train(cfg: Config):
 
             def minibatch(carry, mb):
                 params, opt_state = carry
-                grads, info = jax.grad(loss_fn, has_aux=True)(params, mb, eta, alpha)
+                grads, info = jax.grad(ppo.bn_mappo_loss, argnums=1, has_aux=True)(
+                    policy, params, mb, eta, alpha, coefs, cfg.ratio
+                )
                 updates, opt_state = optimizer.update(grads, opt_state, params)
                 return (optax.apply_updates(params, updates), opt_state), info
 
@@ -188,7 +185,7 @@ def make_train(cfg: Config):
     def update_chunk(state: RunnerState):
         return jax.lax.scan(update, state, None, cfg.updates_per_chunk)
 
-    return init, update_chunk, policy, env
+    return Trainer(init=init, update_chunk=update_chunk, policy=policy, env=env)
 
 
 def over_seeds(fn, num_seeds: int):
@@ -211,102 +208,227 @@ def seed_keys(cfg: Config):
 
 
 # ------------------------------------------------------------------------------------------ host side
-def _row(metrics: Metrics, seed_index: int, i: int) -> dict:
-    def g(x):
-        v = float(np.asarray(x)[seed_index, i])
-        return None if math.isnan(v) else v
+def _fields(x, prefix=""):
+    """(name, value) of a NamedTuple's fields, nested NamedTuples flattened to prefix_name (loss.policy ->
+    loss_policy): the metrics rows are built from the metrics' own fields."""
+    for name, value in x._asdict().items():
+        if hasattr(value, "_asdict"):
+            yield from _fields(value, f"{prefix}{name}_")
+        else:
+            yield f"{prefix}{name}", value
 
-    row = {
-        "update": int(np.asarray(metrics.update)[seed_index, i]),
-        "env_steps": int(np.asarray(metrics.env_steps)[seed_index, i]),
-        "episode_return": g(metrics.episode_return),
-        "win_rate": g(metrics.win_rate),
-        "episodes": int(np.asarray(metrics.episodes)[seed_index, i]),
-        "reward_per_step": g(metrics.reward_per_step),
-        "dag_density": g(metrics.dag_density),
-        "eta": g(metrics.eta),
-        "alpha": g(metrics.alpha),
-    }
-    row.update({f"loss_{k}": g(v) for k, v in metrics.loss._asdict().items()})
-    return row
+
+def metrics_rows(metrics: Metrics, first_seed: int, has_win: bool, **extra) -> list[dict]:
+    """One JSON-ready dict per seed and update of a chunk's metrics ([seeds, K] leaves); NaN -> None."""
+    cols = {name: np.asarray(v) for name, v in _fields(metrics)}
+    if not has_win:
+        del cols["win_rate"]
+    num_seeds, k = cols["update"].shape
+    rows = []
+    for s in range(num_seeds):
+        for i in range(k):
+            row = {"seed": first_seed + s}
+            for name, a in cols.items():
+                v = a[s, i]
+                if np.issubdtype(a.dtype, np.integer):
+                    row[name] = int(v)
+                else:
+                    row[name] = float(v) if math.isfinite(float(v)) else None
+            rows.append({**row, **extra})
+    return rows
+
+
+def _atomic_write(path: str, text: str) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _new_run_dir(cfg: Config) -> str:
+    """The run directory, created (or, with --resume, found) and checked; nothing else is written."""
+    from . import checkpoint as ckpt
+
+    if cfg.resume:
+        if not os.path.isdir(cfg.run_dir):
+            what = "is not a directory" if os.path.exists(cfg.run_dir) else "does not exist"
+            raise UserError(f"--resume: run dir {cfg.run_dir!r} {what}; nothing to resume")
+        return cfg.run_dir
+    if cfg.run_dir is None:  # unique and created atomically: two runs started in the same second differ
+        base = os.path.join("runs", f"{cfg.env}_{cfg.dag}_{time.strftime('%Y%m%d-%H%M%S')}")
+        os.makedirs("runs", exist_ok=True)
+        k = 1
+        while True:
+            path = base if k == 1 else f"{base}-{k}"
+            try:
+                os.mkdir(path)
+                return path
+            except FileExistsError:
+                k += 1
+    path = cfg.run_dir
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"--run-dir {path!r} is a file, not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create --run-dir {path!r}: {e.strerror or e}") from None
+    if ckpt.list_updates(path):
+        raise UserError(f"{path!r} already holds checkpoints; pass --resume to continue it or choose another --run-dir")
+    return path
+
+
+def _lock(run_dir: str) -> int:
+    """An exclusive lock on run_dir for this process (released when it exits)."""
+    try:
+        fd = os.open(os.path.join(run_dir, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise UserError(f"cannot write in run dir {run_dir!r}: {e.strerror or e}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UserError(f"run dir {run_dir!r} is in use by another training process") from None
+    return fd
+
+
+def _read_metrics(path: str, keep_updates: int, warn) -> list[str]:
+    """The logged rows of updates <= keep_updates; a torn or unreadable line (a kill mid-write) is dropped."""
+    if not os.path.exists(path):
+        return []
+    kept = []
+    with open(path) as f:
+        lines = f.readlines()
+    for n, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            update = int(row["update"])
+        except (ValueError, KeyError, TypeError):
+            warn(f"{path}: dropped unreadable line {n + 1} of {len(lines)} (a write cut short)")
+            continue
+        if update <= keep_updates:
+            kept.append(line if line.endswith("\n") else line + "\n")
+    return kept
+
+
+def _largest_divisor_at_most(n: int, k: int) -> int:
+    return max(d for d in range(1, max(1, min(n, k)) + 1) if n % d == 0)
 
 
 def run(cfg: Config, console=None) -> dict:
-    """Train `cfg` (resolved or not): compile once, run the chunks, log, checkpoint. Returns a summary."""
+    """Train `cfg` (resolved or not): check everything, compile once, restore, run the chunks, log, checkpoint,
+    evaluate. Bad input raises UserError before anything is compiled or written. Returns a summary."""
     from rich.console import Console
 
+    console = console or Console(stderr=True)
+    warn = lambda msg: console.print(f"[yellow]warning:[/] {msg}", soft_wrap=True)  # noqa: E731
+    explicit_chunk = cfg.updates_per_chunk is not None
+    cfg = resolve(cfg)
+
+    # ---- setup: everything that can be wrong is checked before compiling
+    run_dir = _new_run_dir(cfg)
+    console.print(f"run dir: {run_dir}", soft_wrap=True)
+    lock_fd = _lock(run_dir)
+    try:
+        return _train(dataclasses.replace(cfg, run_dir=run_dir), explicit_chunk, console, warn)
+    finally:
+        os.close(lock_fd)
+
+
+def _train(cfg: Config, explicit_chunk: bool, console, warn) -> dict:
+    """`run` in a created and locked run directory."""
     from . import checkpoint as ckpt
     from .evaluate import evaluate
 
-    console = console or Console(stderr=True)
-    cfg = resolve(cfg)
-    if cfg.num_updates % cfg.updates_per_chunk:
-        raise ValueError(
-            f"updates_per_chunk = {cfg.updates_per_chunk} does not divide the {cfg.num_updates} updates "
-            f"(total_steps // (num_envs * num_steps)); choose a divisor so every chunk runs the same compiled program"
-        )
-    run_dir = cfg.run_dir or os.path.join("runs", f"{cfg.env}_{cfg.dag}_{time.strftime('%Y%m%d-%H%M%S')}")
-    cfg = dataclasses.replace(cfg, run_dir=run_dir)
-    config_dict = dataclasses.asdict(cfg)
-    os.makedirs(run_dir, exist_ok=True)
+    run_dir = cfg.run_dir
+    start_update, good = 0, []
     if cfg.resume:
-        ckpt.check_config(run_dir, config_dict)
-    else:
-        existing = os.path.join(run_dir, "checkpoints")
-        if os.path.isdir(existing) and os.listdir(existing):
-            raise ValueError(f"{run_dir!r} already holds checkpoints; pass --resume to continue it or choose another --run-dir")
+        ckpt.check_resume_config(run_dir, dataclasses.asdict(cfg))
+        good = ckpt.find_good(run_dir, warn)
+        if ckpt.list_updates(run_dir) and not good:
+            raise UserError(f"no loadable checkpoint in {ckpt.root(run_dir)}: every one is damaged (see warnings)")
+        start_update = good[0][0] if good else 0
+        if not good:
+            warn(f"{run_dir!r} has no checkpoint yet; starting from update 0")
+    if start_update > cfg.num_updates:
+        raise UserError(
+            f"the run in {run_dir!r} has already done {start_update} updates, more than total_steps = "
+            f"{cfg.total_steps} allows ({cfg.num_updates} updates)"
+        )
+    remaining = cfg.num_updates - start_update
+    if remaining and remaining % cfg.updates_per_chunk:
+        if explicit_chunk:
+            check_chunking(remaining, cfg.updates_per_chunk)
+        cfg = dataclasses.replace(cfg, updates_per_chunk=_largest_divisor_at_most(remaining, cfg.updates_per_chunk))
+    config_dict = dataclasses.asdict(cfg)
     _atomic_write(os.path.join(run_dir, "config.json"), json.dumps(config_dict, indent=2))
-
-    init, update_chunk, policy, env = make_train(cfg)
-    keys = seed_keys(cfg)
-    state = jax.jit(over_seeds(init, cfg.num_seeds))(keys)
-    chunk_fn = jax.jit(over_seeds(update_chunk, cfg.num_seeds), donate_argnums=0)
-    t0 = time.perf_counter()
-    compiled = chunk_fn.lower(state).compile()
-    compile_s = time.perf_counter() - t0
+    schedule = f" anneal={cfg.anneal}" if cfg.dag == "context" else ""
+    if cfg.dag == "context" and cfg.anneal != "none":
+        a = cfg.anneal_config
+        schedule += f" (α {a.alpha0:g}->{a.alpha1:g})"
     console.print(
-        f"[bold]{cfg.env}[/] dag={cfg.dag} seeds={cfg.num_seeds} envs={cfg.num_envs} T={cfg.num_steps} "
-        f"updates={cfg.num_updates} ({cfg.num_chunks} chunks of {cfg.updates_per_chunk}) compile {compile_s:.1f}s"
+        f"[bold]{cfg.env}[/] dag={cfg.dag}{schedule} seeds={cfg.num_seeds} envs={cfg.num_envs} T={cfg.num_steps} "
+        f"lr={cfg.lr:g} grad_clip={cfg.grad_clip} updates={cfg.num_updates} (chunks of {cfg.updates_per_chunk})",
+        soft_wrap=True,
     )
 
-    mngr = ckpt.manager(run_dir) if (cfg.checkpoint or cfg.resume) else None
-    start_chunk = 0
+    # ---- compile, restore
+    trainer = make_train(cfg)
+    env, policy = trainer.env, trainer.policy
+    state = jax.jit(over_seeds(trainer.init, cfg.num_seeds))(seed_keys(cfg))
+    chunk_fn = jax.jit(over_seeds(trainer.update_chunk, cfg.num_seeds), donate_argnums=0)
+    t0 = time.perf_counter()
+    compiled = chunk_fn.lower(state).compile() if remaining else None
+    compile_s = time.perf_counter() - t0
+    console.print(f"compiled in {compile_s:.1f}s")
+    for u, path in good:
+        try:
+            state = ckpt.restore(path, state)
+        except Exception as e:  # noqa: BLE001 - any failure to load falls back to the previous checkpoint
+            warn(f"could not restore {path} ({type(e).__name__}: {e}); falling back to the previous one")
+            continue
+        if u != start_update:
+            start_update, remaining = u, cfg.num_updates - u
+            check_chunking(remaining, cfg.updates_per_chunk)
+        console.print(f"resumed at update {start_update} of {cfg.num_updates}")
+        break
+    else:
+        if good:
+            raise UserError(f"no checkpoint in {ckpt.root(run_dir)} could be restored (see warnings)")
     metrics_path = os.path.join(run_dir, "metrics.jsonl")
-    if cfg.resume:
-        step, state = ckpt.restore(mngr, state)
-        start_chunk = 0 if step is None else step
-        _truncate_metrics(metrics_path, start_chunk * cfg.updates_per_chunk)
-        console.print(f"resumed from chunk {start_chunk} ({start_chunk * cfg.updates_per_chunk} updates)")
-    elif os.path.exists(metrics_path):
-        os.remove(metrics_path)
+    _atomic_write(metrics_path, "".join(_read_metrics(metrics_path, start_update, warn)) if cfg.resume else "")
 
+    # ---- the chunk loop
+    num_chunks = remaining // cfg.updates_per_chunk
     steps_per_chunk = cfg.updates_per_chunk * cfg.batch_size * cfg.num_seeds
-    last = {}
+    last, last_save = {}, time.monotonic()
     with open(metrics_path, "a") as log:
-        for c in range(start_chunk, cfg.num_chunks):
+        for c in range(num_chunks):
             t = time.perf_counter()
             new_state, metrics = compiled(state)
             metrics = jax.device_get(metrics)
             dt = time.perf_counter() - t
             sps = steps_per_chunk / dt
-            if not np.all(np.isfinite(np.asarray(metrics.loss.total))):
-                bad = np.argwhere(~np.isfinite(np.asarray(metrics.loss.total)))[0]
+            total = np.asarray(metrics.loss.total)
+            if not np.all(np.isfinite(total)):
+                bad = np.argwhere(~np.isfinite(total))[0]
                 raise FloatingPointError(
                     f"non-finite loss at update {int(metrics.update[bad[0], bad[1]])} of seed {cfg.seed + bad[0]}; "
-                    f"the last good checkpoint (chunk {c}) in {run_dir} is kept"
+                    f"the last good checkpoint in {ckpt.root(run_dir)} is kept"
                 )
             state = new_state
-            for s in range(cfg.num_seeds):
-                for i in range(cfg.updates_per_chunk):
-                    row = {"seed": cfg.seed + s, **_row(metrics, s, i), "sps": sps}
-                    if not env.has_win:
-                        del row["win_rate"]
-                    log.write(json.dumps(row) + "\n")
+            for row in metrics_rows(metrics, cfg.seed, env.has_win, sps=sps):
+                log.write(json.dumps(row) + "\n")
             log.flush()
-            if mngr is not None:
-                ckpt.save(mngr, c + 1, state)
-            last = _summary(metrics)
-            line = f"[{c + 1}/{cfg.num_chunks}] steps {last['env_steps']:,} sps {sps:,.0f} return {last['episode_return']:.3f}"
+            done = start_update + (c + 1) * cfg.updates_per_chunk
+            if cfg.checkpoint and (c == num_chunks - 1 or time.monotonic() - last_save >= cfg.checkpoint_every_s):
+                ckpt.save(run_dir, done, state, cfg.keep_checkpoints)
+                last_save = time.monotonic()
+            last = _summary(metrics, env.has_win)
+            line = f"[{done}/{cfg.num_updates}] steps {last['env_steps']:,} sps {sps:,.0f} return {last['episode_return']:.3f}"
             if env.has_win:
                 line += f" win {last['win_rate']:.2f}"
             line += f" density {last['dag_density']:.2f}"
@@ -323,11 +445,11 @@ def run(cfg: Config, console=None) -> dict:
     return summary
 
 
-def _summary(metrics: Metrics) -> dict:
+def _summary(metrics: Metrics, has_win: bool) -> dict:
     """Means over seeds of the last update of a chunk (NaN-aware)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return {
+        out = {
             "env_steps": int(np.asarray(metrics.env_steps)[0, -1]),
             "episode_return": float(np.nanmean(np.asarray(metrics.episode_return)[:, -1])),
             "win_rate": float(np.nanmean(np.asarray(metrics.win_rate)[:, -1])),
@@ -337,22 +459,9 @@ def _summary(metrics: Metrics) -> dict:
             "alpha": float(np.asarray(metrics.alpha)[0, -1]),
             "entropy": float(np.mean(np.asarray(metrics.loss.entropy)[:, -1])),
         }
-
-
-def _atomic_write(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def _truncate_metrics(path: str, keep_updates: int) -> None:
-    """Drop logged rows past the restored checkpoint so a resumed run logs every update once."""
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        rows = [line for line in f if line.strip() and json.loads(line)["update"] <= keep_updates]
-    _atomic_write(path, "".join(rows))
+    if not has_win:
+        del out["win_rate"]
+    return out
 
 
 def main(argv=None) -> None:
@@ -360,11 +469,10 @@ def main(argv=None) -> None:
 
     cfg = tyro.cli(Config, args=argv, description=__doc__.split("\n\n")[0])
     try:
-        cfg = resolve(cfg)
-    except ValueError as e:
+        run(cfg)
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2)
-    run(cfg)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,18 @@
 """State and data containers of the trainer (flax.struct / NamedTuple, built by keyword)."""
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple, Optional
 
 import jax
+import optax
 from flax import struct
+
+from envs_jax import EnvState, TimeStep
+
+from .dag import DagNoise
+from .ppo import ValueNorm
+
+Params = dict  # {"actor", "critic"[, "edge"[, "perm"]]: flax parameter trees}
 
 
 class Transition(NamedTuple):
@@ -14,7 +22,7 @@ class Transition(NamedTuple):
     world_state: jax.Array  # [E, S]
     avail: jax.Array  # [E, N, A] bool
     visible: jax.Array  # [E, N, N] bool
-    noise: Any  # DagNoise [E, ...] (context mode) or None
+    noise: Optional[DagNoise]  # [E, ...] (context mode) or None
     actions: jax.Array  # [E, N] int32
     logp: jax.Array  # [E, N] log π_i(a_i | o_i, a^{P_i}) at sampling time
     value_n: jax.Array  # [E] critic output (value-normalised units) at sampling time
@@ -34,7 +42,7 @@ class Batch(NamedTuple):
     world_state: jax.Array
     avail: jax.Array
     visible: jax.Array
-    noise: Any
+    noise: Optional[DagNoise]
     actions: jax.Array
     logp: jax.Array
     value_n: jax.Array
@@ -46,10 +54,10 @@ class Batch(NamedTuple):
 class RunnerState:
     """Everything one seed's training carries from update to update."""
 
-    params: Any
-    opt_state: Any
-    value_norm: Any  # ppo.ValueNorm
-    env_state: Any  # envs_jax.EnvState [E]
-    timestep: Any  # envs_jax.TimeStep [E], the observation to act on
+    params: Params
+    opt_state: optax.OptState
+    value_norm: ValueNorm
+    env_state: EnvState  # [E]
+    timestep: TimeStep  # [E], the observation to act on
     key: jax.Array
     update: jax.Array  # int32 [] updates done so far

@@ -25,7 +25,10 @@ _CACHE = {}
 
 
 def _rollout_fn(env: ArrayEnv, num_envs, steps):
-    """One compiled rollout per (env, shape): jit(vmap(scan(step))) with random available actions."""
+    """One compiled rollout per (env, shape): jit(vmap(scan(step))) with random available actions.
+
+    Returns, with axes [E, T]: the TimeStep before each step, the actions, the TimeStep after it, the
+    EnvState before it and the key the step was given."""
     if (id(env), num_envs, steps) in _CACHE:
         return _CACHE[id(env), num_envs, steps]
 
@@ -38,8 +41,8 @@ def _rollout_fn(env: ArrayEnv, num_envs, steps):
             key, ak, sk = jax.random.split(key, 3)
             logits = jnp.where(ts.avail, 0.0, -jnp.inf)
             act = jax.random.categorical(ak, logits).astype(jnp.int32)
-            state, ts2 = env.step(sk, state, act)
-            return (key, state, ts2), (ts, act, ts2)
+            state2, ts2 = env.step(sk, state, act)
+            return (key, state2, ts2), (ts, act, ts2, state, sk)
 
         _, out = jax.lax.scan(body, (key, state, ts), None, steps)
         return out
@@ -53,7 +56,7 @@ def test_env_contract(name):
     kwargs = {"max_steps": 20} if name.startswith("smax_") else {}
     env = ArrayEnv(envs_jax.make(name, **kwargs))
     N, D, S, A = env.num_agents, env.obs_dim, env.state_dim, env.num_actions
-    before, act, ts = _rollout(env, jax.random.PRNGKey(0))
+    before, act, ts, pre_state, step_key = _rollout(env, jax.random.PRNGKey(0))
     E, T = 2, env.max_steps + 3
     assert ts.obs.shape == (E, T, N, D) and ts.obs.dtype == jnp.float32
     assert ts.world_state.shape == (E, T, S) and ts.world_state.dtype == jnp.float32
@@ -83,20 +86,88 @@ def test_env_contract(name):
     lens = np.asarray(ts.episode_length[0])
     assert lens[t_end + 1] == 1 if t_end + 1 < T else True
     # Same key -> same trajectory; another key -> another one.
-    _, _, ts_again = _rollout(env, jax.random.PRNGKey(0))
+    ts_again = _rollout(env, jax.random.PRNGKey(0))[2]
     np.testing.assert_array_equal(ts.obs, ts_again.obs)
     np.testing.assert_array_equal(ts.reward, ts_again.reward)
-    _, _, ts_other = _rollout(env, jax.random.PRNGKey(1))
+    ts_other = _rollout(env, jax.random.PRNGKey(1))[2]
     assert not np.array_equal(ts.obs, ts_other.obs)
+    _check_final_world_state(env, act, ts, pre_state, step_key)
+
+
+def _check_final_world_state(env: ArrayEnv, act, ts, pre_state, step_key):
+    """final_world_state is the world state the step reached before the auto-reset, world_state the one
+    after it. Reference: the jaxmarl env itself, from the state before each step with that step's key and
+    actions: `step_env` (no reset; its key is the first half of the step key, as in MultiAgentEnv.step)
+    for the former, jaxmarl's own auto-resetting `MultiAgentEnv.step` for the latter."""
+
+    def reference(env_state, key, actions):
+        actions = {a: actions[i] for i, a in enumerate(env.agents)}
+        step_env_key, _ = jax.random.split(key)
+        obs_reached, _, _, _, _ = env.env.step_env(step_env_key, env_state, actions)
+        obs_next, _, _, _, _ = env.env.step(key, env_state, actions)
+        return obs_reached["world_state"], obs_next["world_state"]
+
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])  # [E, T, ...] -> [E * T, ...]
+    reached, after = jax.jit(jax.vmap(reference))(
+        jax.tree.map(flat, pre_state.env_state), flat(step_key), flat(act))
+    shape = ts.final_world_state.shape
+    reached, after = np.asarray(reached).reshape(shape), np.asarray(after).reshape(shape)
+    done = np.asarray(ts.done)
+    np.testing.assert_allclose(ts.final_world_state, reached, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ts.world_state, after, rtol=1e-6, atol=1e-6)
+    # Without an end the two coincide; at an end the reset moved the world state (at least once here, so
+    # a final_world_state taken after the reset would fail the first check).
+    final, after_reset = np.asarray(ts.final_world_state), np.asarray(ts.world_state)
+    np.testing.assert_array_equal(final[~done], after_reset[~done])
+    assert np.any(np.abs(final[done] - after_reset[done]) > 1e-3)
 
 
 def test_smax_reports_wins_and_truncations():
-    env = ArrayEnv(envs_jax.make("smax_3m", max_steps=30))
-    assert env.has_win
-    _, _, ts = _rollout(env, jax.random.PRNGKey(3), num_envs=4, steps=40)
-    # The rollout lasted past the time limit, so some episodes ended; wins only where terminated.
-    assert np.asarray(ts.done).any()
-    assert not np.any(np.asarray(ts.won) & ~np.asarray(ts.terminated))
+    """Scripted smax_3m episodes whose outcome is known in advance. Enemies do not shoot, so allies die only
+    by walking into a wall (walls_cause_death). ATTACK (each ally fires at the lowest-index enemy in range,
+    else walks east towards them) must win; STOP (everybody stands still) must run into the time limit;
+    WEST (walk into the west wall) must lose. SMAX's time-limited episode lasts max_steps + 1 env steps."""
+    env = ArrayEnv(envs_jax.make("smax_3m", max_steps=25, enemy_shoots=False))
+    assert env.has_win and env.max_steps == 26
+    attack_, stop_, west_ = 0, 1, 2
+    north, east, south, west, stop = range(5)  # SMAX's movement actions; attacks on enemy k are 5 + k
+
+    def episode(key, policy):
+        key, rk = jax.random.split(key)
+        state, ts = env.reset(rk)
+
+        def body(carry, _):
+            key, state, ts = carry
+            key, sk = jax.random.split(key)
+            shoot = ts.avail[:, 5:]
+            focus = jnp.where(shoot.any(-1), 5 + jnp.argmax(shoot, -1), east)
+            act = jnp.select([policy == attack_, policy == stop_], [focus, jnp.full_like(focus, stop)],
+                             jnp.full_like(focus, west))
+            state, ts = env.step(sk, state, act.astype(jnp.int32))
+            return (key, state, ts), ts
+
+        return jax.lax.scan(body, (key, state, ts), None, env.max_steps + 1)[1]
+
+    ts = jax.jit(jax.vmap(episode, (None, 0)))(jax.random.PRNGKey(3), jnp.arange(3))
+    done, term, trunc, won = (np.asarray(f) for f in (ts.done, ts.terminated, ts.truncated, ts.won))
+    length = np.asarray(ts.episode_length)
+    # Every flag is set only at the step that ends an episode.
+    for f in (term, trunc, won):
+        assert not np.any(f & ~done)
+    ends = [int(np.argmax(d)) for d in done]  # the first episode's last step, per policy
+    assert all(d.any() for d in done)
+    # ATTACK: a win before the time limit.
+    t = ends[attack_]
+    assert t + 1 < env.max_steps and length[attack_, t] == t + 1
+    assert won[attack_, t] and term[attack_, t] and not trunc[attack_, t]
+    assert float(ts.reward[attack_, t]) >= 1.0  # SMAX's win bonus
+    # STOP: nobody dies; the episode is cut exactly at its (max_steps + 1)-th step.
+    assert ends[stop_] == env.max_steps - 1 and length[stop_, -1] == 1  # the next step starts a new episode
+    assert trunc[stop_, -2] and not term[stop_, -2] and not won[stop_, -2]
+    assert length[stop_, -2] == env.max_steps
+    # WEST: all allies dead, the game ended but was lost.
+    t = ends[west_]
+    assert t + 1 < env.max_steps and term[west_, t] and not won[west_, t] and not trunc[west_, t]
 
 
 # ---------------------------------------------------------------- Coordination Game
@@ -151,10 +222,15 @@ def test_cg_step_frequencies_match_P():
         assert np.allclose(rew["agent_0"], R[s0])  # r_t = R(s_t)
 
 
+def test_cg_difference_bound_follows_algorithm_1():
+    # Algorithm 1 (App. B.1): 1 for N in {2, 3}, else 2 (written out, not read from the code's table).
+    expected = {2: 1, 3: 1, 4: 2, 5: 2, 7: 2, 10: 2}
+    assert {n: CoordinationGame(n).difference_bound for n in expected} == expected
+    assert envs_jax.make("cg_10").difference_bound == 2
+    assert CoordinationGame(4, difference_bound=3).difference_bound == 3
+
+
 def test_cg_bad_input():
-    with pytest.raises(ValueError, match="difference_bound"):
-        CoordinationGame(4)
-    assert CoordinationGame(4, difference_bound=2).difference_bound == 2
     with pytest.raises(ValueError, match="N <= 5"):
         CoordinationGame(10).exact_tables()
     assert CoordinationGame(10).local_transition().shape == (2, 2)

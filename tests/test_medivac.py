@@ -11,6 +11,7 @@ from jaxmarl.environments.smax.heuristic_enemy import get_heuristic_policy_initi
 from jaxmarl.environments.smax.smax_env import SMAX
 
 import envs_jax
+from envs_jax.smax import SMAXEnv, smax_maps
 from envs_jax.smax_medivac import (
     MARAUDER,
     MARINE,
@@ -20,6 +21,7 @@ from envs_jax.smax_medivac import (
     MedivacSMAX,
     MedivacSMAXEnv,
     make_scenario,
+    medivac_maps,
 )
 
 STALKER = 2
@@ -284,8 +286,14 @@ def test_heuristic_enemy_medivac_follows_army(mmm):
 def test_registered_with_smax_names_and_scenarios():
     names = envs_jax.names()
     assert "smax_MMM" in names and "smax_MMM2" in names
-    smax_names = [n for n in names if n.startswith("smax_")]
-    assert smax_names == sorted(smax_names)
+    # One smax_<map> namespace: every name listed once (a medivac map must not shadow one of JaxMARL's)
+    # and every smax_ name builds the env of its own map, the medivac maps on the medivac env.
+    assert len(names) == len(set(names))
+    assert not set(medivac_maps()) & set(smax_maps())
+    for name in (n for n in names if n.startswith("smax_")):
+        env = envs_jax.make(name)
+        assert isinstance(env, SMAXEnv) and env.map_name == name[len("smax_") :], name
+        assert isinstance(env, MedivacSMAXEnv) == (name in ("smax_MMM", "smax_MMM2")), name
     from test_envs import CONTRACT_ENVS  # the env contract (jit, vmap, auto-reset, determinism) runs there
 
     assert "smax_MMM" in CONTRACT_ENVS and "smax_MMM2" in CONTRACT_ENVS

@@ -121,17 +121,44 @@ def test_sampled_joint_distribution_matches_exact(n, mode):
         assert np.abs(joint - product).max() > 1e-2
 
 
+def _descendants(g):
+    """desc[j, i]: there is a directed path j -> ... -> i in G (numpy transitive closure)."""
+    n = g.shape[0]
+    reach = np.asarray(g) > 0
+    for k in range(n):
+        reach = reach | (reach[:, k : k + 1] & reach[k : k + 1, :])
+    return reach
+
+
+def _violated(g, visit):
+    """Some edge j -> i of G whose child i comes before its parent j when agents are visited in `visit`."""
+    pos = np.argsort(visit)
+    return any(pos[j] > pos[i] for j, i in zip(*np.nonzero(g)))
+
+
 def test_sampling_follows_the_learned_order():
-    """Context mode with a learned order: every sampled G is acyclic and children come after parents; the
-    teacher-forced pass (which sees the final actions of all parents) agrees with the scan, so no child was
-    sampled before a parent."""
-    n = 5
-    pol = _policy(n, "context")
-    params = pol.init(jax.random.PRNGKey(7))
-    params = jax.tree.map(lambda x: 30.0 * x, params)  # peaked edge/perm logits: varied, confident DAGs
-    obs, avail, visible = _inputs(n, 3, 4, jax.random.PRNGKey(8), e=64)
+    """Context mode with a learned order: the scan visits agents in the sampled topological order.
+
+    Structure: every sampled G is acyclic and parents sit earlier in the order. Behaviour, for one step
+    (fixed obs, DAG noise and sampling key) whose order is a non-identity permutation that sampling in
+    index order, reverse order or the inverse permutation would get wrong: force each agent j's action
+    to each value c (its only available action) and sample. Then (a) agents that are not descendants of
+    j in G keep their actions and log-probs bit for bit (an agent depends only on agents before it in
+    the order, through G), and (b) every agent's recorded log-prob equals the teacher-forced one given
+    the final joint action, so each child saw the actions its parents actually took (a child sampled
+    before a parent would have seen the placeholder 0 where the parent was forced to c != 0)."""
+    n, a = 5, 3
+    pol = _policy(n, "context", a=a)
+    params = jax.jit(pol.init)(jax.random.PRNGKey(7))
+    # Peaked edge/perm logits: varied, confident DAGs. Stronger actor weights, on the parent-action
+    # inputs above all, so that parents' actions visibly change the conditionals.
+    params = {**params, "edge": jax.tree.map(lambda x: 30.0 * x, params["edge"]),
+              "perm": jax.tree.map(lambda x: 30.0 * x, params["perm"])}
+    params["actor"]["params"]["parent_in"]["kernel"] = 5.0 * params["actor"]["params"]["parent_in"]["kernel"]
+    params = _sharpen(params, 50.0)
+    obs, _, visible = _inputs(n, a, 4, jax.random.PRNGKey(8), e=64)
     noise = pol.sample_noise(jax.random.PRNGKey(9), (64,))
-    g, _, order = jax.vmap(pol.dag, (None, 0, 0, 0))(params, obs, visible, noise)
+    g, _, order = jax.jit(jax.vmap(pol.dag, (None, 0, 0, 0)))(params, obs, visible, noise)
     g, order = np.asarray(g), np.asarray(order)
     assert len({tuple(o) for o in order}) > 1  # the order really varies with context and noise
     for ge, oe in zip(g, order):
@@ -139,6 +166,48 @@ def test_sampling_follows_the_learned_order():
         for j, i in zip(*np.nonzero(ge)):
             assert pos[j] < pos[i]
         assert np.all(np.linalg.matrix_power(ge, n) == 0)  # nilpotent: acyclic
+
+    # One step whose order tells the right visiting order apart from the wrong ones.
+    wrong = lambda o: (np.arange(n), np.arange(n)[::-1], np.argsort(o))
+    telling = [k for k in range(64) if all(_violated(g[k], w) for w in wrong(order[k]))]
+    assert telling, "no sampled step tells the order apart from identity, reverse and inverse"
+    e = telling[0]
+    ge, oe = g[e], order[e]
+    assert not np.array_equal(oe, np.arange(n)) and not np.array_equal(np.argsort(oe), oe)
+    desc = _descendants(ge)
+    obs_e, vis_e = obs[e], visible[e]
+    noise_e = jax.tree.map(lambda x: x[e], noise)
+
+    # avail[j, c]: only action c for agent j (every other agent: all actions).
+    jc = [(j, c) for j in range(n) for c in range(a)]
+    forced = np.ones((len(jc), n, a), bool)
+    for k, (j, c) in enumerate(jc):
+        forced[k, j] = np.eye(a, dtype=bool)[c]
+    forced = jnp.asarray(forced)
+    key = jax.random.PRNGKey(10)
+    acts, logp, _ = jax.jit(jax.vmap(pol.sample, (None, None, 0, None, None, None)))(
+        params, obs_e, forced, vis_e, noise_e, key)
+    logp_tf, _, _ = jax.jit(jax.vmap(pol.log_prob, (None, None, 0, None, None, 0)))(
+        params, obs_e, forced, vis_e, noise_e, acts)
+    acts, logp, logp_tf = (np.asarray(x).reshape(n, a, n) for x in (acts, logp, logp_tf))
+    for j in range(n):
+        np.testing.assert_array_equal(acts[j, :, j], np.arange(a))  # the forced action was taken
+        others = ~desc[j] & (np.arange(n) != j)
+        for c in range(1, a):
+            np.testing.assert_array_equal(acts[j, c, others], acts[j, 0, others])
+            np.testing.assert_array_equal(logp[j, c, others], logp[j, 0, others])
+    np.testing.assert_allclose(logp, logp_tf, atol=1e-5)
+    # The check has teeth: for every edge j -> i of G, changing the parent's action changes the child's
+    # teacher-forced log-prob, so a child that saw a placeholder instead would disagree.
+    parents, children = np.nonzero(ge)
+    assert len(parents) > 0
+    base = acts[0, 0]
+    changed = np.repeat(base[None], len(parents) + 1, 0)  # row 0: base; row 1 + k: edge k's parent moved
+    changed[1 + np.arange(len(parents)), parents] = (base[parents] + 1) % a
+    lp, _, _ = jax.jit(jax.vmap(pol.log_prob, (None, None, None, None, None, 0)))(
+        params, obs_e, jnp.ones((n, a), bool), vis_e, noise_e, jnp.asarray(changed))
+    lp = np.asarray(lp)
+    assert np.all(np.abs(lp[1:][np.arange(len(parents)), children] - lp[0, children]) > 1e-3)
 
 
 def test_gradients_reach_edge_and_perm_nets():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jbn import ppo
+from jbn.policy import entropy_of_logits
 
 # ----------------------------------------------------------------------------------------- GAE
 
@@ -164,14 +165,127 @@ def test_entropy_matches_numpy_masked_softmax():
     p = np.where(avail, np.exp(logits), 0.0)
     p = p / p.sum(-1, keepdims=True)
     h_np = -np.sum(np.where(avail, p * np.log(np.where(avail, p, 1.0)), 0.0), -1)
-    np.testing.assert_allclose(ppo.entropy_of_logits(logits, avail), h_np, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(entropy_of_logits(logits, avail), h_np, rtol=1e-5, atol=1e-6)
 
 
 def test_entropy_uniform_and_inf_masked_logits():
     avail = jnp.array([[True, True, True, False], [True, False, False, False]])
     logits = jnp.where(avail, 0.7, -jnp.inf)  # uniform over k available actions, -inf elsewhere
-    h = ppo.entropy_of_logits(logits, avail)
+    h = entropy_of_logits(logits, avail)
     np.testing.assert_allclose(h, [np.log(3), 0.0], atol=1e-6)
-    grad = jax.grad(lambda lg: ppo.entropy_of_logits(lg, avail).sum())(logits)
+    grad = jax.grad(lambda lg: entropy_of_logits(lg, avail).sum())(logits)
     assert np.all(np.isfinite(grad))
     np.testing.assert_array_equal(np.asarray(grad)[~np.asarray(avail)], 0.0)
+
+
+# ------------------------------------------------------------------------- the whole BN-MAPPO loss
+import dataclasses
+
+from jbn.dag import DagNoise
+from jbn.policy import BNPolicy
+from jbn.types import Batch
+
+N_AG, N_ACT, OBS_D, B = 4, 3, 5, 6
+
+
+def _loss_batch(mode="context", dead=(), seed=0):
+    """A hand-built minibatch of B steps; agents in `dead` have only the no-op (action 0) available in
+    every step. Edge noise of ±50 makes the hand-made DAG G[j, i] = [j < i and (i + j) even] whatever the
+    (near-zero initialised) edge logits are."""
+    pol = BNPolicy(num_agents=N_AG, obs_dim=OBS_D, state_dim=7, num_actions=N_ACT, mode=mode, arch="smax",
+                   learn_order=False)
+    params = pol.init(jax.random.PRNGKey(seed))
+    k1, k2, k3, k4 = jax.random.split(jax.random.PRNGKey(100 + seed), 4)
+    obs = jax.random.normal(k1, (B, N_AG, OBS_D))
+    avail = np.ones((B, N_AG, N_ACT), bool)
+    for i in dead:
+        avail[:, i, 1:] = False
+    avail = jnp.asarray(avail)
+    want_edge = np.array([[(j < i) and (i + j) % 2 == 0 for i in range(N_AG)] for j in range(N_AG)])
+    edge = np.where(want_edge[..., None], [-50.0, 50.0], [50.0, -50.0]).astype(np.float32)
+    noise = DagNoise(edge=jnp.broadcast_to(jnp.asarray(edge), (B, N_AG, N_AG, 2)), perm=None) if pol.learns_dag else None
+    visible = jnp.ones((B, N_AG, N_AG), bool)
+    actions = jax.random.categorical(k2, jnp.where(avail, 0.0, -1e9)).astype(jnp.int32)
+    logp, _, _ = jax.vmap(pol.log_prob, (None, 0, 0, 0, 0, 0))(params, obs, avail, visible, noise, actions)
+    batch = Batch(obs=obs, world_state=jax.random.normal(k3, (B, 7)), avail=avail, visible=visible, noise=noise,
+                  actions=actions, logp=logp, value_n=jnp.zeros((B,)),
+                  advantages=jax.random.normal(k4, (B,)), targets_n=jnp.ones((B,)))
+    return pol, params, batch, want_edge
+
+
+def test_bn_mappo_loss_at_the_collecting_parameters():
+    """At the parameters that collected the batch every ratio is 1: policy loss = −mean(A) over living
+    agents, clip fraction 0, approx-KL 0; the density term is α·mean|ρ − η| of the hand-made DAG."""
+    pol, params, batch, want_edge = _loss_batch(dead=(1, 3))
+    coefs = ppo.LossCoefs(clip_eps=0.2, vf_coef=0.5, ent_coef=0.01, huber_delta=10.0)
+    eta, alpha = 0.3, 0.7
+    total, info = ppo.bn_mappo_loss(pol, params, batch, eta, alpha, coefs)
+    adv = np.asarray(batch.advantages)
+    np.testing.assert_allclose(info.policy, -adv.mean(), rtol=1e-5, atol=1e-7)  # 2 living agents per step
+    assert float(info.clip_frac) == 0.0 and abs(float(info.approx_kl)) < 1e-6
+    rho = want_edge.sum() / (N_AG * (N_AG - 1) / 2)  # 2 edges (0->2, 1->3) of 6 possible
+    assert rho == pytest.approx(1 / 3)
+    np.testing.assert_allclose(info.dag_density, rho, rtol=1e-6)
+    np.testing.assert_allclose(info.density_penalty, alpha * abs(rho - eta), rtol=1e-5)
+    np.testing.assert_allclose(info.active_frac, 0.5)
+    np.testing.assert_allclose(
+        total, info.policy + 0.5 * info.value - 0.01 * info.entropy + info.density_penalty, rtol=1e-6
+    )
+
+
+def _policy_terms_numpy(pol, params, batch, living, clip_eps):
+    """Surrogate and entropy by hand from per-agent log-probs and logits, over the living agents only."""
+    new_lp, ent, _ = jax.vmap(pol.log_prob, (None, 0, 0, 0, 0, 0))(
+        params, batch.obs, batch.avail, batch.visible, batch.noise, batch.actions)
+    r = np.exp(np.asarray(new_lp, np.float64) - np.asarray(batch.logp, np.float64))[:, living]
+    a = np.asarray(batch.advantages, np.float64)[:, None]
+    obj = np.minimum(r * a, np.clip(r, 1 - clip_eps, 1 + clip_eps) * a)
+    return -obj.mean(), np.asarray(ent)[:, living].mean(), (np.abs(r - 1) > clip_eps).mean()
+
+
+@pytest.mark.parametrize("mode", ["none", "context"])
+def test_dead_agents_leave_the_actor_loss(mode):
+    """Half the agents dead: the policy loss, entropy and clip fraction are those of the living agents alone."""
+    pol, params, batch, _ = _loss_batch(mode=mode, dead=(0, 2))
+    moved = jax.tree.map(lambda x: x + 0.3 * jax.random.normal(jax.random.PRNGKey(7), x.shape), params)
+    coefs = ppo.LossCoefs()
+    _, info = ppo.bn_mappo_loss(pol, moved, batch, 1.0, 0.0, coefs)
+    pg, ent, frac = _policy_terms_numpy(pol, moved, batch, [1, 3], coefs.clip_eps)
+    assert abs(pg) > 1e-3  # the ratios moved: a loss that ignores them could not match
+    np.testing.assert_allclose(info.policy, pg, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(info.entropy, ent, rtol=1e-5)
+    np.testing.assert_allclose(info.clip_frac, frac, rtol=1e-6)
+    # The dead agents' own data does not matter: other obs for them leave the actor loss unchanged (mode none).
+    if mode == "none":
+        obs2 = batch.obs.at[:, 0].set(9.0).at[:, 2].set(-9.0)
+        _, info2 = ppo.bn_mappo_loss(pol, moved, batch._replace(obs=obs2), 1.0, 0.0, coefs)
+        np.testing.assert_allclose(info2.policy, info.policy, rtol=1e-6)
+        np.testing.assert_allclose(info2.entropy, info.entropy, rtol=1e-6)
+
+
+def test_active_agents_is_more_than_one_choice():
+    avail = jnp.array([[[1, 0, 0], [1, 1, 0], [0, 0, 1], [1, 1, 1]]], bool)
+    np.testing.assert_array_equal(ppo.active_agents(avail), [[False, True, False, True]])
+
+
+def _norm(tree):
+    return float(np.sqrt(sum(np.sum(np.square(np.asarray(x))) for x in jax.tree.leaves(tree))))
+
+
+def test_gradient_clipping_per_network():
+    """A huge critic gradient is clipped on its own and leaves the actor's gradient untouched (MAPPO's separate
+    optimisers); with one global norm it would shrink the actor's too."""
+    grads = {"actor": {"w": jnp.array([0.6, 0.8])}, "critic": {"w": jnp.array([30.0, 40.0]), "b": jnp.array([0.0])},
+             "edge": {"w": jnp.array([3.0, 4.0])}}
+    per = ppo.grad_clipper(10.0, grads, "per_network")
+    out, _ = per.update(grads, per.init(grads), grads)
+    np.testing.assert_allclose(out["actor"]["w"], [0.6, 0.8], rtol=1e-6)  # norm 1 < 10: unchanged
+    np.testing.assert_allclose(out["critic"]["w"], [6.0, 8.0], rtol=1e-6)  # norm 50 -> 10
+    np.testing.assert_allclose(out["edge"]["w"], [3.0, 4.0], rtol=1e-6)  # norm 5 < 10
+    glob = ppo.grad_clipper(10.0, grads, "global")
+    out_g, _ = glob.update(grads, glob.init(grads), grads)
+    scale = 10.0 / np.sqrt(1 + 2500 + 25)
+    np.testing.assert_allclose(out_g["actor"]["w"], np.array([0.6, 0.8]) * scale, rtol=1e-5)
+    assert _norm(out_g) == pytest.approx(10.0, rel=1e-5)
+    with pytest.raises(ValueError, match="grad_clip='both'"):
+        ppo.grad_clipper(10.0, grads, "both")

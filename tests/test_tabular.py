@@ -2,7 +2,8 @@
 
 Independent references written here: the Coordination Game's tables rebuilt from App. B.1 in numpy, closed-form
 values of stationary policies, numpy linear solves, brute-force search over deterministic (local or joint)
-policies, Lemma 5.1 vs autodiff, a Python loop over seeds vs the vmapped run. Everything in float64
+policies, Lemma 5.1 vs autodiff, a Python loop over seeds vs the vmapped run, the summed-μ objective vs
+2^N times the uniform one (numpy finite differences, and runs at 2^N times the step). Everything in float64
 (`jax.enable_x64` as a context per test, as the run itself uses).
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 from jbn import tabular as T
+from jbn.tabular import cli
 
 GAMMA = 0.95
 EPS = 0.1
@@ -40,6 +42,8 @@ def _jitted(n, dag):
         value=jax.jit(lambda th: T.value_mu(th, game, layout)),
         grad=jax.jit(jax.grad(lambda th: T.value_mu(th, game, layout))),
         lemma51=jax.jit(lambda th: T.lemma51_gradient(th, game, layout)),
+        grad_sum=jax.jit(jax.grad(lambda th: T.value_mu(th, game, layout, mu="sum"))),
+        lemma51_sum=jax.jit(lambda th: T.lemma51_gradient(th, game, layout, mu="sum")),
         evaluate_local=jax.jit(lambda loc: T.evaluate_local(loc, game, layout)),
         best_response=jax.jit(lambda loc: T.best_response_values(loc, game, layout)),
     )
@@ -230,6 +234,67 @@ def test_autodiff_gradient_matches_finite_differences():
 
 
 # ---------------------------------------------------------------------------------------------
+# The authors' unnormalised μ (mu="sum")
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n, dag", [(2, "full"), (3, "line")])
+def test_summed_mu_gradient_is_2_to_the_n_times_the_uniform_one(n, dag):
+    """∇ Σ_s V_θ(s) = 2^N ∇ mean_s V_θ(s): autodiff of both objectives, Lemma 5.1 with μ = 1, and central
+    differences of Σ_s V(s) from a numpy solve."""
+    f = _jitted(n, dag)
+    theta, _ = _random_local(np.random.default_rng(40 + n), f.layout, 2**n, scale=1.5)
+    theta = tuple(map(jnp.asarray, theta))
+    g_sum, g_uniform, g_lemma = f.grad_sum(theta), f.grad(theta), f.lemma51_sum(theta)
+    for i in range(n):
+        np.testing.assert_allclose(g_sum[i], 2**n * g_uniform[i], rtol=1e-12, atol=1e-15, err_msg=f"agent {i}")
+        np.testing.assert_allclose(g_lemma[i], g_sum[i], rtol=1e-8, atol=1e-10, err_msg=f"agent {i}")
+    assert max(float(jnp.abs(g).max()) for g in g_sum) > 2**n * 1e-2  # not a vacuous 0 == 0
+
+    def np_sum_value(th):
+        local = tuple(np.asarray(x) for x in T.local_policies(th))
+        return 2**n * _np_value_mu(_np_joint(local, f.layout), n)  # Σ_s = 2^N · mean_s
+
+    h = 1e-6
+    for i, idx in [(0, (1, 0, 1)), (n - 1, (2**n - 1, f.layout.num_configs[n - 1] - 1, 0))]:
+        plus = tuple(t.at[idx].add(h) if j == i else t for j, t in enumerate(theta))
+        minus = tuple(t.at[idx].add(-h) if j == i else t for j, t in enumerate(theta))
+        fd = (np_sum_value(plus) - np_sum_value(minus)) / (2 * h)
+        np.testing.assert_allclose(g_sum[i][idx], fd, rtol=1e-5, atol=1e-7)
+
+
+def test_summed_mu_run_equals_uniform_run_at_2_to_the_n_times_the_step():
+    """run_seeds with mu="sum" at lr equals mu="uniform" at lr · 2^N: same θ, and the same metrics (which
+    use μ uniform either way)."""
+    n, dag, lr = 3, "line", 0.01
+    layout, game = T.named_layout(dag, n), T.coordination_game(n)
+    summed = T.run_seeds(game, layout, 3, 3, 20, lr, 10, mu="sum", num_chunks=1)
+    uniform = T.run_seeds(game, layout, 3, 3, 20, lr * 2**n, 10, mu="uniform", num_chunks=1)
+    for got, want in zip(summed.metrics, uniform.metrics):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    for got, want in zip(summed.theta, uniform.theta):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    # and the step did something: θ moved and differs from a run at the unscaled step
+    small = T.run_seeds(game, layout, 3, 3, 20, lr, 10, mu="uniform", num_chunks=1)
+    assert np.abs(summed.metrics.poa[:, -1] - small.metrics.poa[:, -1]).max() > 1e-3
+
+
+def test_cli_mu_sum_equals_uniform_at_scaled_lr(tmp_path):
+    """Through the CLI (N = 2): --mu sum --lr 0.01 writes the records of --mu uniform --lr 0.04, but for "mu"."""
+    common = ["--n-agents", "2", "--dags", "none", "full", "--seeds", "3", "--iters", "20", "--plot", ""]
+    T.main(common + ["--mu", "sum", "--lr", "0.01", "--out", str(tmp_path / "sum.json")])
+    T.main(common + ["--lr", "0.04", "--out", str(tmp_path / "uniform.json")])
+    summed = json.loads((tmp_path / "sum.json").read_text())
+    uniform = json.loads((tmp_path / "uniform.json").read_text())
+    assert [r.pop("mu") for r in summed] == ["sum", "sum"]
+    assert [r.pop("mu") for r in uniform] == ["uniform", "uniform"]
+    for s, u in zip(summed, uniform):
+        assert s.keys() == u.keys() and (s["n_agents"], s["dag"]) == (u["n_agents"], u["dag"])
+        for k in s.keys() - {"n_agents", "dag"}:
+            np.testing.assert_allclose(s[k], u[k], rtol=1e-12, atol=1e-14, err_msg=k)
+
+
+# ---------------------------------------------------------------------------------------------
 # max_π V, best response, Nash-gap
 # ---------------------------------------------------------------------------------------------
 
@@ -394,6 +459,7 @@ def test_nash_gap_falls_toward_zero(n, dag):
         ({"eval_every": 0}, ["eval_every=0", "positive"]),
         ({"dags": ("line", "line")}, ["repeats"]),
         ({"out": "/nonexistent_dir/results.json"}, ["out=", "does not exist"]),
+        ({"mu": "mean"}, ["mu='mean'", "uniform, sum"]),
     ],
 )
 def test_config_rejects_bad_input(kwargs, words):
@@ -404,7 +470,7 @@ def test_config_rejects_bad_input(kwargs, words):
 
 
 def test_cli_bad_input_exits_before_compiling(capsys, monkeypatch):
-    monkeypatch.setattr(T, "run_seeds", lambda *a, **k: pytest.fail("compiled despite bad input"))
+    monkeypatch.setattr(cli, "run_seeds", lambda *a, **k: pytest.fail("compiled despite bad input"))
     with pytest.raises(SystemExit) as e:
         T.main(["--dags", "ring", "--out", "/nonexistent/x.json"])
     assert e.value.code == 2
@@ -420,9 +486,10 @@ def test_cli_writes_results_json_and_plot(tmp_path):
     records = json.loads(out.read_text())
     assert [(r["n_agents"], r["dag"]) for r in records] == [(2, "none"), (2, "line")]
     keys = {"n_agents", "dag", "v_opt", "iters", "poa_mean", "poa_stderr", "nash_gap_mean", "nash_gap_stderr",
-            "final_poa", "final_nash_gap"}
+            "final_poa", "final_nash_gap", "mu"}
     for r in records:
         assert set(r) == keys
+        assert r["mu"] == "uniform"
         assert r["iters"] == [0, 10, 20]
         for k in ("poa_mean", "poa_stderr", "nash_gap_mean", "nash_gap_stderr"):
             assert len(r[k]) == 3

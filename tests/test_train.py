@@ -36,6 +36,11 @@ def _tiny(**kw):
         ({"gamma": 1.5}, r"gamma must lie in \(0, 1\], got 1.5"),
         ({"anneal": "fast"}, r"anneal='fast'.*6h_vs_8z"),
         ({"total_steps": 3}, r"smaller than one rollout"),
+        ({"lr": float("inf")}, r"lr must be a finite number, got inf"),
+        ({"ent_coef": float("nan")}, r"ent_coef must be a finite number, got nan"),
+        ({"clip_eps": -0.1}, r"clip_eps must be > 0"),
+        ({"grad_clip": "both"}, r"grad_clip='both'.*per_network, global"),
+        ({"eval_episodes": -1}, r"eval_episodes must be an integer >= 0"),
     ],
 )
 def test_bad_config_is_rejected(kw, match):
@@ -47,11 +52,26 @@ def test_presets_fill_fields():
     cfg = resolve(Config(env="smax_3m"))
     assert cfg.preset == "smax" and cfg.lr == 5e-4 and cfg.num_epochs == 5 and cfg.learn_order is False
     assert cfg.mask_invisible_parents is True and cfg.anneal == "6h_vs_8z"
+    assert cfg.eval_episodes == 32 and cfg.grad_clip == "per_network"
     assert cfg.num_updates % cfg.updates_per_chunk == 0
     cg = resolve(Config(env="cg_5", lr=1e-3))
     assert cg.preset == "cg" and cg.lr == 1e-3 and cg.deepset_edges and cg.arch == "cg"
     al = resolve(Config(env="aloha_10"))
     assert al.parent_obs and al.arch == "aloha"
+    assert cg.eval_episodes == 100 and al.eval_episodes == 100  # the paper evaluates CG and Aloha over 100
+
+
+@pytest.mark.parametrize("env,schedule,alpha0,alpha1", [
+    ("smax_6h_vs_8z", "6h_vs_8z", 0.1, 1.0), ("smax_3m", "6h_vs_8z", 0.1, 1.0),
+    ("smax_MMM2", "MMM2", 0.05, 0.5), ("smax_MMM", "MMM2", 0.05, 0.5), ("cg_5", "none", None, None),
+])
+def test_annealing_schedule_follows_the_map(env, schedule, alpha0, alpha1):
+    """Paper §7.4.4: α rises 0.1 -> 1.0 on 6h_vs_8z and 0.05 -> 0.5 on MMM2."""
+    cfg = resolve(Config(env=env))
+    assert cfg.anneal == schedule
+    if alpha0 is not None:
+        assert (cfg.anneal_config.alpha0, cfg.anneal_config.alpha1) == (alpha0, alpha1)
+    assert resolve(Config(env=env, anneal="none")).anneal == "none"  # an explicit choice wins
 
 
 # ---------------------------------------------------------------- one trace, seeds under vmap
@@ -114,7 +134,7 @@ def test_run_writes_config_metrics_and_resumes(tmp_path):
     train.run(dataclasses.replace(cfg, resume=True))
     rows2 = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]
     assert len(rows2) == len(rows)
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(ValueError, match="cannot resume .* lr: run has"):
         train.run(dataclasses.replace(cfg, resume=True, lr=1e-2))
     with pytest.raises(ValueError, match="already holds checkpoints"):
         train.run(cfg)

@@ -1,0 +1,47 @@
+"""The one batched env step of the joint policy, shared by training, evaluation and the benchmarks.
+
+    env_state, next_ts, act = act_and_step(policy, env, params, env_state, ts, key)
+
+E envs step together: the DAG noise is drawn for every env, the joint action is sampled in topological
+order (`BNPolicy.sample`, vmapped over envs) and the ArrayEnv steps (auto-reset inside).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import jax
+
+from envs_jax import ArrayEnv, EnvState, TimeStep
+
+from .dag import DagNoise
+from .policy import BNPolicy
+from .types import Params
+
+
+class Act(NamedTuple):
+    """What the policy did in one batched step."""
+
+    noise: Optional[DagNoise]  # [E, ...] DAG noise (context mode), stored for the PPO ratio; else None
+    actions: jax.Array  # int32 [E, N]
+    logp: jax.Array  # float32 [E, N] log π_i(a_i | o_i, a^{P_i})
+    g: jax.Array  # float32 [E, N, N] the sampled DAG, G[j, i] = 1 iff j is a parent of i
+
+
+def act(policy: BNPolicy, params: Params, ts: TimeStep, key: jax.Array) -> Act:
+    """Sample the joint actions of E envs from their TimeStep ts ([E, ...] leaves)."""
+    num_envs = ts.obs.shape[0]
+    noise_key, act_key = jax.random.split(key)
+    noise = policy.sample_noise(noise_key, (num_envs,))
+    v_sample = jax.vmap(policy.sample, in_axes=(None, 0, 0, 0, 0, 0))
+    actions, logp, g = v_sample(params, ts.obs, ts.avail, ts.visible, noise, jax.random.split(act_key, num_envs))
+    return Act(noise=noise, actions=actions, logp=logp, g=g)
+
+
+def act_and_step(policy: BNPolicy, env: ArrayEnv, params: Params, env_state: EnvState, ts: TimeStep,
+                 key: jax.Array) -> tuple[EnvState, TimeStep, Act]:
+    """One env step of E envs under the joint policy. Returns (env_state, next_ts, act)."""
+    act_key, step_key = jax.random.split(key)
+    a = act(policy, params, ts, act_key)
+    num_envs = ts.obs.shape[0]
+    env_state, next_ts = jax.vmap(env.step)(jax.random.split(step_key, num_envs), env_state, a.actions)
+    return env_state, next_ts, a

@@ -1,0 +1,5 @@
+"""`python -m jbn.tabular ...`: the Figure-3 run (see `jbn.tabular.cli`)."""
+
+from jbn.tabular.cli import main
+
+main()
