@@ -38,7 +38,7 @@ def build_mode(env_name, dag, num_envs, num_steps, updates, **over):
                          total_steps=num_envs * num_steps * updates, updates_per_chunk=updates,
                          eval_episodes=0, checkpoint=False, **over))
     init, update_chunk, policy, env = train.make_train(cfg)
-    state = jax.jit(train.over_seeds(init, cfg.num_seeds))(train.seed_keys(cfg))
+    state = train.init_seeds(init, train.seed_keys(cfg))
     t0 = time.perf_counter()
     chunk = jax.jit(train.over_seeds(update_chunk, cfg.num_seeds)).lower(state).compile()
     compile_s = time.perf_counter() - t0

@@ -26,7 +26,8 @@ from .config import UserError
 
 # Fields that may change when a run is resumed: they touch neither the compiled update nor the schedule.
 RESUME_FREE = frozenset(
-    {"resume", "run_dir", "checkpoint", "checkpoint_every_s", "keep_checkpoints", "eval_episodes", "updates_per_chunk"}
+    {"resume", "run_dir", "checkpoint", "checkpoint_every_s", "keep_checkpoints", "eval_episodes", "eval_every",
+     "tensorboard", "updates_per_chunk"}
 )
 MANIFEST = "manifest.json"
 

@@ -121,8 +121,13 @@ class Config:
     resume: bool = False
     """continue the run in --run-dir from its last good checkpoint"""
     eval_episodes: Optional[int] = None
-    """episodes of the final evaluation (joint policy and decentralised, DAG removed); 0: none
-    (default: 100 on CG and Aloha as in the paper, 32 on SMAX)"""
+    """episodes per evaluation, periodic and final (joint policy and decentralised, DAG removed; sampled and
+    greedy); 0: no evaluation (default: 100 on CG and Aloha as in the paper, 32 on SMAX)"""
+    eval_every: Optional[int] = None
+    """updates between periodic evaluations, written to RUN_DIR/eval.jsonl (default: about 20 per run; 0: only
+    the final one)"""
+    tensorboard: bool = False
+    """also write TensorBoard event files to RUN_DIR/tb/seed_<k>"""
 
     # ---- derived sizes ----
     @property
@@ -197,6 +202,10 @@ def resolve(cfg: Config) -> Config:
             raise UserError(f"{name} must be >= 0, got {getattr(cfg, name)!r}")
     if isinstance(cfg.eval_episodes, bool) or not isinstance(cfg.eval_episodes, int) or cfg.eval_episodes < 0:
         raise UserError(f"eval_episodes must be an integer >= 0, got {cfg.eval_episodes!r}")
+    if cfg.eval_every is None:
+        cfg = dataclasses.replace(cfg, eval_every=max(1, round(cfg.num_updates / 20)))
+    elif isinstance(cfg.eval_every, bool) or not isinstance(cfg.eval_every, int) or cfg.eval_every < 0:
+        raise UserError(f"eval_every must be an integer >= 0 (updates; 0: no periodic evaluation), got {cfg.eval_every!r}")
     if cfg.seed < 0:
         raise UserError(f"seed must be >= 0, got {cfg.seed!r}")
     if cfg.batch_size % cfg.num_minibatches:

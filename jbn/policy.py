@@ -58,6 +58,9 @@ class BNPolicy:
     parent_obs: bool = False  # Aloha: parents also pass their observations
     sinkhorn_iters: int = 20
     tau: float = 1.0
+    # Evaluation only (jbn/evaluate.py): each agent takes the argmax of its conditional, in topological order,
+    # and the DAG is the most likely one (zero Gumbel noise: per-edge argmax, max-weight order). Never trained.
+    greedy: bool = False
 
     def __post_init__(self):
         if self.mode not in dag_lib.DAG_MODES:
@@ -103,7 +106,8 @@ class BNPolicy:
         """DAG noise for `context` mode (stored in the rollout); None for fixed DAGs."""
         if not self.learns_dag:
             return None
-        return dag_lib.sample_noise(key, tuple(batch_shape), self.num_agents, self.learn_order)
+        noise = dag_lib.sample_noise(key, tuple(batch_shape), self.num_agents, self.learn_order)
+        return jax.tree.map(jnp.zeros_like, noise) if self.greedy else noise
 
     def dag(self, params, obs, visible, noise):
         """(G, G_eff, order) of one env step. obs [N, D]; visible [N, N] bool ([i, j]: i sees j).
@@ -133,6 +137,12 @@ class BNPolicy:
         obs_all = obs if self.parent_obs else jnp.zeros_like(obs)
         return self.actor.apply(params["actor"], own, parents, actions, obs_all, method="head")
 
+    def _choose(self, key, logits):
+        """An action index from masked logits [..., A]: a sample, or the argmax when `greedy`."""
+        if self.greedy:
+            return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+        return jax.random.categorical(key, logits).astype(jnp.int32)
+
     def sample(self, params, obs, avail, visible, noise, key):
         """Sample the joint action of one env step.
 
@@ -146,7 +156,7 @@ class BNPolicy:
         own = self._own(params, obs)
         if self.mode == "none":
             logits = mask_logits(self._head(params, own, None, None, obs), avail)
-            actions = jax.random.categorical(key, logits).astype(jnp.int32)
+            actions = self._choose(key, logits)
             logp = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[:, None], -1)[:, 0]
             return actions, logp, g
 
@@ -154,7 +164,7 @@ class BNPolicy:
             actions, logp = carry  # actions of agents not yet sampled are 0 placeholders (never parents)
             i, k = xs
             logits = mask_logits(self._head(params, own[i], g_eff[:, i], actions, obs), avail[i])
-            ai = jax.random.categorical(k, logits).astype(jnp.int32)
+            ai = self._choose(k, logits)
             return (actions.at[i].set(ai), logp.at[i].set(jax.nn.log_softmax(logits)[ai])), None
 
         init = (jnp.zeros((n,), jnp.int32), jnp.zeros((n,)))

@@ -11,14 +11,16 @@ shows progress between chunks; nothing inside a chunk talks to the host.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import fcntl
 import json
-import math
 import os
+import shlex
+import signal
 import sys
+import threading
 import time
-import warnings
 from typing import Callable, NamedTuple
 
 import jax
@@ -28,6 +30,7 @@ import optax
 
 import envs_jax
 
+from . import checkpoint as ckpt
 from . import dag as dag_lib
 from . import ppo, schedules
 from .config import Config, UserError, check_chunking, resolve
@@ -202,42 +205,21 @@ def over_seeds(fn, num_seeds: int):
     return one
 
 
+def init_seeds(init, keys) -> RunnerState:
+    """The initial states of a batch of seeds, [S, ...] leaves: `init` compiled once and called per seed, then
+    stacked. Not `vmap(init)`: the orthogonal initialisers make that a batched QR, and two batched LAPACK kernels
+    running at once can deadlock XLA's CPU thread pool (jaxlib 0.10.2 on a 2-core CPU; bench/RESULTS.md)."""
+    one = jax.jit(init)
+    states = [one(k) for k in keys]
+    return jax.tree.map(lambda *x: jnp.stack(x), *states)
+
+
 def seed_keys(cfg: Config):
     """One key per seed: seed k of a batch is exactly the run `--seed (seed + k) --num-seeds 1`."""
     return jnp.stack([jax.random.PRNGKey(cfg.seed + k) for k in range(cfg.num_seeds)])
 
 
 # ------------------------------------------------------------------------------------------ host side
-def _fields(x, prefix=""):
-    """(name, value) of a NamedTuple's fields, nested NamedTuples flattened to prefix_name (loss.policy ->
-    loss_policy): the metrics rows are built from the metrics' own fields."""
-    for name, value in x._asdict().items():
-        if hasattr(value, "_asdict"):
-            yield from _fields(value, f"{prefix}{name}_")
-        else:
-            yield f"{prefix}{name}", value
-
-
-def metrics_rows(metrics: Metrics, first_seed: int, has_win: bool, **extra) -> list[dict]:
-    """One JSON-ready dict per seed and update of a chunk's metrics ([seeds, K] leaves); NaN -> None."""
-    cols = {name: np.asarray(v) for name, v in _fields(metrics)}
-    if not has_win:
-        del cols["win_rate"]
-    num_seeds, k = cols["update"].shape
-    rows = []
-    for s in range(num_seeds):
-        for i in range(k):
-            row = {"seed": first_seed + s}
-            for name, a in cols.items():
-                v = a[s, i]
-                if np.issubdtype(a.dtype, np.integer):
-                    row[name] = int(v)
-                else:
-                    row[name] = float(v) if math.isfinite(float(v)) else None
-            rows.append({**row, **extra})
-    return rows
-
-
 def _atomic_write(path: str, text: str) -> None:
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "w") as f:
@@ -249,8 +231,6 @@ def _atomic_write(path: str, text: str) -> None:
 
 def _new_run_dir(cfg: Config) -> str:
     """The run directory, created (or, with --resume, found) and checked; nothing else is written."""
-    from . import checkpoint as ckpt
-
     if cfg.resume:
         if not os.path.isdir(cfg.run_dir):
             what = "is not a directory" if os.path.exists(cfg.run_dir) else "does not exist"
@@ -318,32 +298,78 @@ def _largest_divisor_at_most(n: int, k: int) -> int:
     return max(d for d in range(1, max(1, min(n, k)) + 1) if n % d == 0)
 
 
+class _Interrupt:
+    """Ctrl-C / SIGTERM during training: the first finishes the chunk in flight, then the loop checkpoints and
+    exits; a second one exits at once. (Chunks run in a worker thread so the main thread, where Python runs
+    signal handlers, stays responsive while XLA computes.)"""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, say):
+        self.say, self.signum, self._old = say, None, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._pool.shutdown(wait=False)
+        return False
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            sys.stderr.write("\ninterrupted again: exiting now\n")
+            sys.stderr.flush()
+            os._exit(128 + signum)
+        self.signum = signum
+        self.say(f"{signal.Signals(signum).name}: finishing the chunk in flight, then checkpoint and exit "
+                 "(again to exit at once)")
+
+    def call(self, fn, *args):
+        future = self._pool.submit(fn, *args)
+        while True:
+            try:
+                return future.result(timeout=0.2)
+            except concurrent.futures.TimeoutError:
+                continue
+
+
+def resume_command(run_dir: str) -> str:
+    return f"python -m jbn.train --run-dir {shlex.quote(run_dir)} --resume"
+
+
 def run(cfg: Config, console=None) -> dict:
-    """Train `cfg` (resolved or not): check everything, compile once, restore, run the chunks, log, checkpoint,
-    evaluate. Bad input raises UserError before anything is compiled or written. Returns a summary."""
+    """Train `cfg` (resolved or not): check everything, compile once, restore, run the chunks (log, evaluate,
+    checkpoint), evaluate. Bad input raises UserError before anything is compiled or written. Ctrl-C/SIGTERM:
+    checkpoint the last completed chunk and raise SystemExit(128 + signal). Returns a summary."""
     from rich.console import Console
 
     console = console or Console(stderr=True)
     warn = lambda msg: console.print(f"[yellow]warning:[/] {msg}", soft_wrap=True)  # noqa: E731
     explicit_chunk = cfg.updates_per_chunk is not None
     cfg = resolve(cfg)
-
-    # ---- setup: everything that can be wrong is checked before compiling
     run_dir = _new_run_dir(cfg)
-    console.print(f"run dir: {run_dir}", soft_wrap=True)
+    console.print(f"run dir: {run_dir}", soft_wrap=True, highlight=False)
     lock_fd = _lock(run_dir)
     try:
         return _train(dataclasses.replace(cfg, run_dir=run_dir), explicit_chunk, console, warn)
     finally:
         os.close(lock_fd)
+        if cfg.checkpoint and ckpt.list_updates(run_dir):
+            console.print(f"resume: {resume_command(run_dir)}", soft_wrap=True, highlight=False)
 
 
 def _train(cfg: Config, explicit_chunk: bool, console, warn) -> dict:
     """`run` in a created and locked run directory."""
-    from . import checkpoint as ckpt
-    from .evaluate import evaluate
+    from . import evaluate as evaluation
+    from .logging import RunLogger
 
     run_dir = cfg.run_dir
+    # ---- setup: everything that can be wrong is checked before compiling
     start_update, good = 0, []
     if cfg.resume:
         ckpt.check_resume_config(run_dir, dataclasses.asdict(cfg))
@@ -363,27 +389,28 @@ def _train(cfg: Config, explicit_chunk: bool, console, warn) -> dict:
         if explicit_chunk:
             check_chunking(remaining, cfg.updates_per_chunk)
         cfg = dataclasses.replace(cfg, updates_per_chunk=_largest_divisor_at_most(remaining, cfg.updates_per_chunk))
-    config_dict = dataclasses.asdict(cfg)
-    _atomic_write(os.path.join(run_dir, "config.json"), json.dumps(config_dict, indent=2))
+    _atomic_write(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
     schedule = f" anneal={cfg.anneal}" if cfg.dag == "context" else ""
     if cfg.dag == "context" and cfg.anneal != "none":
         a = cfg.anneal_config
         schedule += f" (α {a.alpha0:g}->{a.alpha1:g})"
     console.print(
-        f"[bold]{cfg.env}[/] dag={cfg.dag}{schedule} seeds={cfg.num_seeds} envs={cfg.num_envs} T={cfg.num_steps} "
-        f"lr={cfg.lr:g} grad_clip={cfg.grad_clip} updates={cfg.num_updates} (chunks of {cfg.updates_per_chunk})",
-        soft_wrap=True,
+        f"{cfg.env} dag={cfg.dag}{schedule} seeds={cfg.num_seeds} envs={cfg.num_envs} T={cfg.num_steps} "
+        f"lr={cfg.lr:g} clip={cfg.grad_clip}\n"
+        f"{cfg.num_updates} updates ({cfg.num_updates * cfg.batch_size:,} env steps per seed) in chunks of "
+        f"{cfg.updates_per_chunk}" + (f"; eval every {cfg.eval_every} updates" if cfg.eval_episodes and cfg.eval_every else ""),
+        soft_wrap=True, highlight=False,
     )
 
     # ---- compile, restore
     trainer = make_train(cfg)
     env, policy = trainer.env, trainer.policy
-    state = jax.jit(over_seeds(trainer.init, cfg.num_seeds))(seed_keys(cfg))
+    state = init_seeds(trainer.init, seed_keys(cfg))
     chunk_fn = jax.jit(over_seeds(trainer.update_chunk, cfg.num_seeds), donate_argnums=0)
     t0 = time.perf_counter()
     compiled = chunk_fn.lower(state).compile() if remaining else None
     compile_s = time.perf_counter() - t0
-    console.print(f"compiled in {compile_s:.1f}s")
+    console.print(f"compiled in {compile_s:.1f}s", highlight=False)
     for u, path in good:
         try:
             state = ckpt.restore(path, state)
@@ -393,25 +420,35 @@ def _train(cfg: Config, explicit_chunk: bool, console, warn) -> dict:
         if u != start_update:
             start_update, remaining = u, cfg.num_updates - u
             check_chunking(remaining, cfg.updates_per_chunk)
-        console.print(f"resumed at update {start_update} of {cfg.num_updates}")
+        console.print(f"resumed at update {start_update} of {cfg.num_updates}", highlight=False)
         break
     else:
         if good:
             raise UserError(f"no checkpoint in {ckpt.root(run_dir)} could be restored (see warnings)")
-    metrics_path = os.path.join(run_dir, "metrics.jsonl")
-    _atomic_write(metrics_path, "".join(_read_metrics(metrics_path, start_update, warn)) if cfg.resume else "")
+    metrics_path, eval_path = os.path.join(run_dir, "metrics.jsonl"), os.path.join(run_dir, "eval.jsonl")
+    for path in (metrics_path, eval_path):  # drop rows past the restored update (all of them on a fresh run)
+        _atomic_write(path, "".join(_read_metrics(path, start_update, warn)) if cfg.resume else "")
+
+    evaluator = evaluation.make_evaluator(cfg, policy, env, cfg.eval_episodes) if cfg.eval_episodes > 0 else None
+
+    eval_key = jax.random.PRNGKey(cfg.seed + 10_000)  # every evaluation, so `jbn.evaluate RUN_DIR` repeats it
+    last_eval = {"update": None, "rows": []}
+
+    def run_eval(done: int):
+        rows = evaluator(state.params, eval_key, update=done, env_steps=done * cfg.batch_size, first_seed=cfg.seed)
+        last_eval.update(update=done, rows=rows)
+        return rows
 
     # ---- the chunk loop
     num_chunks = remaining // cfg.updates_per_chunk
-    steps_per_chunk = cfg.updates_per_chunk * cfg.batch_size * cfg.num_seeds
-    last, last_save = {}, time.monotonic()
-    with open(metrics_path, "a") as log:
+    last_save = time.monotonic()
+    with RunLogger(run_dir, cfg, has_win=env.has_win, learns_dag=policy.learns_dag, start_update=start_update,
+                   console=console) as log, _Interrupt(log.print) as interrupt:
         for c in range(num_chunks):
             t = time.perf_counter()
-            new_state, metrics = compiled(state)
+            new_state, metrics = interrupt.call(compiled, state)
             metrics = jax.device_get(metrics)
             dt = time.perf_counter() - t
-            sps = steps_per_chunk / dt
             total = np.asarray(metrics.loss.total)
             if not np.all(np.isfinite(total)):
                 bad = np.argwhere(~np.isfinite(total))[0]
@@ -420,55 +457,76 @@ def _train(cfg: Config, explicit_chunk: bool, console, warn) -> dict:
                     f"the last good checkpoint in {ckpt.root(run_dir)} is kept"
                 )
             state = new_state
-            for row in metrics_rows(metrics, cfg.seed, env.has_win, sps=sps):
-                log.write(json.dumps(row) + "\n")
-            log.flush()
+            log.chunk(metrics, dt)
             done = start_update + (c + 1) * cfg.updates_per_chunk
-            if cfg.checkpoint and (c == num_chunks - 1 or time.monotonic() - last_save >= cfg.checkpoint_every_s):
+            before = done - cfg.updates_per_chunk
+            if evaluator is not None and cfg.eval_every and done // cfg.eval_every > before // cfg.eval_every:
+                log.evaluation(run_eval(done))
+            stop = interrupt.signum is not None
+            if cfg.checkpoint and (stop or c == num_chunks - 1 or time.monotonic() - last_save >= cfg.checkpoint_every_s):
                 ckpt.save(run_dir, done, state, cfg.keep_checkpoints)
                 last_save = time.monotonic()
-            last = _summary(metrics, env.has_win)
-            line = f"[{done}/{cfg.num_updates}] steps {last['env_steps']:,} sps {sps:,.0f} return {last['episode_return']:.3f}"
-            if env.has_win:
-                line += f" win {last['win_rate']:.2f}"
-            line += f" density {last['dag_density']:.2f}"
-            if policy.learns_dag:
-                line += f" eta {last['eta']:.2f} alpha {last['alpha']:.2f}"
-            console.print(line + f" entropy {last['entropy']:.3f}", soft_wrap=True)
+            if stop:
+                log.print(f"stopped at update {done} of {cfg.num_updates}"
+                          + (" (checkpoint written)" if cfg.checkpoint else " (no checkpoint: --checkpoint false)"))
+                raise SystemExit(128 + interrupt.signum)
+        if evaluator is not None and last_eval["update"] != cfg.num_updates:  # the final evaluation, same program
+            rows = run_eval(cfg.num_updates)
+            if remaining:  # (a finished run resumed already logged it)
+                log.evaluation(rows)
+        last = log.last
     summary = {"run_dir": run_dir, "compile_s": compile_s, **last}
-    if cfg.eval_episodes > 0:
-        summary["eval"] = evaluate(cfg, policy, env, state.params, cfg.eval_episodes, jax.random.PRNGKey(cfg.seed + 10_000))
+    if evaluator is not None:
+        summary["eval"] = evaluation.summarize(last_eval["rows"], env.has_win)
         for mode, res in summary["eval"].items():
             win = f" win {res['win_rate_mean']:.2f}" if env.has_win else ""
-            console.print(f"eval {mode}: return {res['return_mean']:.3f}{win} (mean over seeds)")
+            console.print(f"final eval {mode}: return {res['return_mean']:.3f}{win} (mean over seeds)", highlight=False)
     _atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2))
     return summary
 
 
-def _summary(metrics: Metrics, has_win: bool) -> dict:
-    """Means over seeds of the last update of a chunk (NaN-aware)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        out = {
-            "env_steps": int(np.asarray(metrics.env_steps)[0, -1]),
-            "episode_return": float(np.nanmean(np.asarray(metrics.episode_return)[:, -1])),
-            "win_rate": float(np.nanmean(np.asarray(metrics.win_rate)[:, -1])),
-            "reward_per_step": float(np.mean(np.asarray(metrics.reward_per_step)[:, -1])),
-            "dag_density": float(np.mean(np.asarray(metrics.dag_density)[:, -1])),
-            "eta": float(np.asarray(metrics.eta)[0, -1]),
-            "alpha": float(np.asarray(metrics.alpha)[0, -1]),
-            "entropy": float(np.mean(np.asarray(metrics.loss.entropy)[:, -1])),
-        }
-    if not has_win:
-        del out["win_rate"]
-    return out
+def _arg_value(argv: list[str], flag: str):
+    for i, a in enumerate(argv):
+        for f in (flag, flag.replace("-", "_").replace("__", "--", 1)):
+            if a == f and i + 1 < len(argv):
+                return argv[i + 1]
+            if a.startswith(f + "="):
+                return a[len(f) + 1:]
+    return None
+
+
+def resume_defaults(argv: list[str]) -> Config:
+    """With --resume, the saved config of --run-dir is the default of every field not given on the command line,
+    so `python -m jbn.train --run-dir R --resume` is the whole resume command."""
+    run_dir = _arg_value(argv, "--run-dir")
+    if "--resume" not in argv or run_dir is None:
+        return Config()
+    if not os.path.isdir(run_dir):
+        what = "is not a directory" if os.path.exists(run_dir) else "does not exist"
+        raise UserError(f"--resume: run dir {run_dir!r} {what}; nothing to resume")
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path):
+        raise UserError(f"--resume: {path} does not exist; {run_dir!r} holds no run to resume")
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError) as e:
+        raise UserError(f"--resume: cannot read {path} ({e})") from None
+    known = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(saved) - known)
+    if unknown:
+        raise UserError(f"--resume: {path} is from another version of jbn (unknown fields: {', '.join(unknown)})")
+    # The chunk size follows the updates that remain unless given again.
+    return Config(**{**saved, "updates_per_chunk": None, "resume": True})
 
 
 def main(argv=None) -> None:
     import tyro
 
-    cfg = tyro.cli(Config, args=argv, description=__doc__.split("\n\n")[0])
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        default = resume_defaults(argv)
+        cfg = tyro.cli(Config, args=argv, default=default, description=__doc__.split("\n\n")[0])
         run(cfg)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

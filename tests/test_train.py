@@ -158,7 +158,7 @@ def _learn(cfg, wrap=lambda f: f):
     """Run every chunk of cfg as `train.run` does (seeds vmapped; one seed without the vmap); metrics
     concatenated to [seeds, updates]."""
     init, update_chunk, _, _ = train.make_train(cfg)
-    state = jax.jit(train.over_seeds(init, cfg.num_seeds))(train.seed_keys(cfg))
+    state = train.init_seeds(init, train.seed_keys(cfg))
     chunk = jax.jit(train.over_seeds(wrap(update_chunk), cfg.num_seeds))
     out = []
     for _ in range(cfg.num_chunks):

@@ -137,11 +137,12 @@ def run(cfg: TabularConfig, console=None) -> list[dict]:
             progress.update(task, description=f"{tag} compiling")
 
             def on_chunk(c, it, m, tag=tag):
-                progress.update(
-                    task, advance=1,
-                    description=f"{tag} iter {it:>5}/{cfg.iters}  POA {m.poa[:, -1].mean():.3f}  "
-                    f"gap {m.nash_gap[:, -1].mean():.3g}",
-                )
+                text = f"{tag} iter {it:>5}/{cfg.iters}  POA {m.poa[:, -1].mean():.3f}  gap {m.nash_gap[:, -1].mean():.3g}"
+                progress.update(task, advance=1, description=text)
+                if not console.is_terminal:  # piped: rich draws no bar, so say it in plain lines
+                    elapsed = time.perf_counter() - t_start
+                    console.print(f"[{progress.tasks[0].completed:.0f}/{progress.tasks[0].total:.0f}] {text} "
+                                  f"({elapsed:.0f} s)", soft_wrap=True, highlight=False)
 
             res = run_seeds(
                 game, layout, cfg.seed, cfg.seeds, cfg.iters, cfg.lr, cfg.eval_every,
