@@ -359,8 +359,13 @@ def run(cfg: Config, console=None) -> dict:
         return _train(dataclasses.replace(cfg, run_dir=run_dir), explicit_chunk, console, warn)
     finally:
         os.close(lock_fd)
-        if cfg.checkpoint and ckpt.list_updates(run_dir):
+        saved = ckpt.list_updates(run_dir) if cfg.checkpoint else []
+        if saved and saved[0] < cfg.num_updates:
             console.print(f"resume: {resume_command(run_dir)}", soft_wrap=True, highlight=False)
+        elif saved:
+            longer = cfg.dag != "context" or cfg.anneal == "none"  # else total_steps fixes the annealing schedule
+            hint = f" (train longer: {resume_command(run_dir)} --total-steps N)" if longer else ""
+            console.print(f"done: {run_dir}{hint}", soft_wrap=True, highlight=False)
 
 
 def _train(cfg: Config, explicit_chunk: bool, console, warn) -> dict:
