@@ -36,22 +36,38 @@ class ConfigMismatch(UserError):
     pass
 
 
-def _saved_config(run_dir: str) -> dict:
+def saved_config(run_dir: str, context: str = "") -> dict:
+    """The config.json of a run directory as a dict of known Config fields; UserError naming the problem
+    otherwise (no such directory, no config.json, unreadable, or from another version of jbn). `context`
+    prefixes the messages (e.g. "--resume: ")."""
+    import dataclasses
+
+    from .config import Config
+
+    if not os.path.isdir(run_dir):
+        what = "is not a directory" if os.path.exists(run_dir) else "does not exist"
+        raise UserError(f"{context}run dir {run_dir!r} {what}" + ("; nothing to resume" if context else ""))
     path = os.path.join(run_dir, "config.json")
     if not os.path.isfile(path):
-        raise UserError(f"--resume: {path} does not exist; {run_dir!r} holds no run to resume")
+        raise UserError(f"{context}{path} does not exist; {run_dir!r} is not a run directory of `python -m jbn.train`")
     try:
         with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"--resume: cannot read {path} ({e})") from None
+            saved = json.load(f)
+    except (OSError, ValueError) as e:
+        raise UserError(f"{context}cannot read {path} ({type(e).__name__}: {e})") from None
+    if not isinstance(saved, dict):
+        raise UserError(f"{context}{path} does not hold a config (a JSON object), but {type(saved).__name__}")
+    unknown = sorted(set(saved) - {f.name for f in dataclasses.fields(Config)})
+    if unknown:
+        raise UserError(f"{context}{path} is from another version of jbn (unknown fields: {', '.join(unknown)})")
+    return saved
 
 
 def check_resume_config(run_dir: str, config: dict) -> dict:
     """Refuse to resume `run_dir` with a config that differs in a field the run depends on. Returns the saved
     config. total_steps may change only when no annealing schedule depends on it (dag != context or
     anneal == none): the schedule is a function of update / num_updates."""
-    saved = _saved_config(run_dir)
+    saved = saved_config(run_dir, "--resume: ")
     schedule_free = config.get("dag") != "context" or config.get("anneal") == "none"
     free = RESUME_FREE | ({"total_steps"} if schedule_free else set())
     diff = {k: (saved.get(k, "<absent>"), v) for k, v in config.items() if k not in free and saved.get(k, "<absent>") != v}

@@ -398,25 +398,12 @@ class EvalArgs:
 
 def load_config(run_dir: str, warn=None) -> Config:
     """The resolved Config of a run directory; UserError naming the problem otherwise."""
+    from . import checkpoint as ckpt
     from .config import resolve
 
-    if not os.path.isdir(run_dir):
-        what = "is not a directory" if os.path.exists(run_dir) else "does not exist"
-        raise UserError(f"run dir {run_dir!r} {what}")
+    saved = ckpt.saved_config(run_dir)
     path = os.path.join(run_dir, "config.json")
-    if not os.path.isfile(path):
-        raise UserError(f"{path} does not exist; {run_dir!r} is not a run directory of `python -m jbn.train`")
-    try:
-        with open(path) as f:
-            saved = json.load(f)
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot read {path} ({type(e).__name__}: {e})") from None
-    if not isinstance(saved, dict):
-        raise UserError(f"{path} does not hold a config (a JSON object), but {type(saved).__name__}")
     known = {f.name for f in dataclasses.fields(Config)}
-    unknown = sorted(set(saved) - known)
-    if unknown:
-        raise UserError(f"{path} is from another version of jbn (unknown fields: {', '.join(unknown)})")
     missing = sorted(known - set(saved))
     if missing and warn is not None:
         warn(f"{path} lacks {', '.join(missing)} (an older layout?); using their defaults")

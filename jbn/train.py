@@ -506,21 +506,7 @@ def resume_defaults(argv: list[str]) -> Config:
     run_dir = _arg_value(argv, "--run-dir")
     if "--resume" not in argv or run_dir is None:
         return Config()
-    if not os.path.isdir(run_dir):
-        what = "is not a directory" if os.path.exists(run_dir) else "does not exist"
-        raise UserError(f"--resume: run dir {run_dir!r} {what}; nothing to resume")
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.isfile(path):
-        raise UserError(f"--resume: {path} does not exist; {run_dir!r} holds no run to resume")
-    try:
-        with open(path) as f:
-            saved = json.load(f)
-    except (OSError, ValueError) as e:
-        raise UserError(f"--resume: cannot read {path} ({e})") from None
-    known = {f.name for f in dataclasses.fields(Config)}
-    unknown = sorted(set(saved) - known)
-    if unknown:
-        raise UserError(f"--resume: {path} is from another version of jbn (unknown fields: {', '.join(unknown)})")
+    saved = ckpt.saved_config(run_dir, "--resume: ")
     # The chunk size follows the updates that remain unless given again.
     return Config(**{**saved, "updates_per_chunk": None, "resume": True})
 
