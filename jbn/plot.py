@@ -388,7 +388,8 @@ def write_csv(path: str, panels: Sequence[Panel]) -> None:
 
 
 def make_figures(run_dirs: Sequence[str], out: str, metric: Optional[Metric] = None, smooth: int = 1,
-                 labels: Optional[Sequence[str]] = None, echo: Callable[[str], None] = print) -> list[str]:
+                 labels: Optional[Sequence[str]] = None, echo: Callable[[str], None] = print,
+                 ylim: Optional[Sequence[float]] = None) -> list[str]:
     """Read the runs, write every figure that has data (PNG + CSV) into `out`; the written paths.
 
     Raises PlotError on bad input before anything is written.
@@ -397,6 +398,8 @@ def make_figures(run_dirs: Sequence[str], out: str, metric: Optional[Metric] = N
         raise PlotError("no run directory given")
     if smooth < 1:
         raise PlotError(f"--smooth {smooth} must be >= 1 (1 = no smoothing)")
+    if ylim is not None and (len(ylim) != 2 or not ylim[0] < ylim[1]):
+        raise PlotError(f"--ylim needs LOW HIGH with LOW < HIGH, got {list(ylim)}")
     if labels is not None:
         if len(labels) != len(run_dirs):
             raise PlotError(f"--labels has {len(labels)} label(s) for {len(run_dirs)} run dir(s)")
@@ -441,7 +444,11 @@ def make_figures(run_dirs: Sequence[str], out: str, metric: Optional[Metric] = N
             echo(f"skipped {stem}.png: {why_not}")
             continue
         png, table = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.csv")
-        draw(panels, title).savefig(png, dpi=120)
+        fig = draw(panels, title)
+        if ylim is not None and stem in ("learning_curves", "eval_joint_vs_decentralized"):
+            for ax in fig.axes:
+                ax.set_ylim(*ylim)
+        fig.savefig(png, dpi=120)
         write_csv(table, panels)
         for path in (png, table):
             echo(path)
@@ -461,12 +468,14 @@ class PlotArgs:
     """trailing moving average over K updates of each seed's metrics.jsonl curves; 1 = as logged"""
     labels: Optional[tuple[str, ...]] = None
     """one label per run dir, in order (default '<env> <dag>' plus the annealing schedule of a context run)"""
+    ylim: Optional[tuple[float, float]] = None
+    """LOW HIGH: y range of the learning-curve and evaluation figures (the CSVs keep every point)"""
 
 
 def main(argv=None) -> None:
     args = tyro.cli(PlotArgs, args=argv, prog="python -m jbn.plot", description=__doc__.split("\n\n")[0])
     try:
-        make_figures(args.run_dirs, args.out, args.metric, args.smooth, args.labels)
+        make_figures(args.run_dirs, args.out, args.metric, args.smooth, args.labels, ylim=args.ylim)
     except PlotError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2)
