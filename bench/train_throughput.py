@@ -37,7 +37,8 @@ def build_mode(env_name, dag, num_envs, num_steps, updates, **over):
     cfg = resolve(Config(env=env_name, dag=dag, num_envs=num_envs, num_steps=num_steps,
                          total_steps=num_envs * num_steps * updates, updates_per_chunk=updates,
                          eval_episodes=0, checkpoint=False, **over))
-    init, update_chunk, policy, env = train.make_train(cfg)
+    trainer = train.make_train(cfg)
+    init, update_chunk, policy, env = trainer.init, trainer.update_chunk, trainer.policy, trainer.env
     state = train.init_seeds(init, train.seed_keys(cfg))
     t0 = time.perf_counter()
     chunk = jax.jit(train.over_seeds(update_chunk, cfg.num_seeds)).lower(state).compile()

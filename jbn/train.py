@@ -6,6 +6,7 @@
 `make_train(cfg)` does the Python setup and returns a `Trainer` of pure functions of ONE seed:
     init(key) -> RunnerState
     update_chunk(state) -> (state, metrics [K])      K = cfg.updates_per_chunk PPO updates, one lax.scan
+    rollout(state) -> (state, traj);  learn(state, traj) -> (state, metrics)   one update = learn(*rollout(state))
 `jax.jit(over_seeds(update_chunk, K))` (a vmap) runs every seed at once. The host loop (`run`) logs, checkpoints and
 shows progress between chunks; nothing inside a chunk talks to the host.
 """
@@ -61,6 +62,9 @@ class Trainer(NamedTuple):
     update_chunk: Callable[[RunnerState], tuple[RunnerState, Metrics]]
     policy: BNPolicy
     env: envs_jax.ArrayEnv
+    init_learner: Callable[[jax.Array], RunnerState]  # init without the env (env_state, timestep empty)
+    rollout: Callable[[RunnerState], tuple[RunnerState, Transition]]  # T steps of E envs, [T, E] leaves
+    learn: Callable[[RunnerState, Transition], tuple[RunnerState, Metrics]]  # one PPO update from a rollout
 
 
 def make_policy(cfg: Config, env: envs_jax.ArrayEnv) -> BNPolicy:
@@ -95,10 +99,10 @@ def make_train(cfg: Config) -> Trainer:
                           huber_delta=cfg.huber_delta)
     v_reset = jax.vmap(env.reset)
 
-    def init(key) -> RunnerState:
+    def _init(key, with_env: bool) -> RunnerState:
         key, pkey, ekey = jax.random.split(key, 3)
         params = policy.init(pkey)
-        env_state, timestep = v_reset(jax.random.split(ekey, E))
+        env_state, timestep = v_reset(jax.random.split(ekey, E)) if with_env else ((), ())
         return RunnerState(
             params=params,
             opt_state=optimizer.init(params),
@@ -108,6 +112,13 @@ def make_train(cfg: Config) -> Trainer:
             key=key,
             update=jnp.int32(0),
         )
+
+    def init(key) -> RunnerState:
+        return _init(key, with_env=True)
+
+    def init_learner(key) -> RunnerState:
+        """The learner alone (env_state and timestep are empty): for envs stepped on the host."""
+        return _init(key, with_env=False)
 
     def rollout(state: RunnerState):
         def step(carry, _):
@@ -127,12 +138,12 @@ def make_train(cfg: Config) -> Trainer:
         (env_state, ts, _), traj = jax.lax.scan(step, (state.env_state, state.timestep, rkey), None, T)
         return state.replace(env_state=env_state, timestep=ts, key=key), traj
 
-    def update(state: RunnerState, _):
+    def learn(state: RunnerState, traj: Transition):
+        """One PPO update from a rollout traj ([T, E] leaves): GAE, epochs of minibatches, metrics."""
         frac = state.update.astype(jnp.float32) / cfg.num_updates
         eta = schedules.eta(frac, anneal) if policy.learns_dag else jnp.float32(1.0)
         alpha = schedules.alpha(frac, anneal) if policy.learns_dag else jnp.float32(0.0)
 
-        state, traj = rollout(state)
         vn = state.value_norm
         values = ppo.value_norm_denormalize(vn, traj.value_n)  # [T, E]
         next_values = ppo.value_norm_denormalize(vn, policy.value(state.params, traj.final_world_state))
@@ -185,10 +196,15 @@ def make_train(cfg: Config) -> Trainer:
         state = state.replace(params=params, opt_state=opt_state, value_norm=vn, key=key, update=state.update + 1)
         return state, metrics
 
+    def update(state: RunnerState, _):
+        state, traj = rollout(state)
+        return learn(state, traj)
+
     def update_chunk(state: RunnerState):
         return jax.lax.scan(update, state, None, cfg.updates_per_chunk)
 
-    return Trainer(init=init, update_chunk=update_chunk, policy=policy, env=env)
+    return Trainer(init=init, update_chunk=update_chunk, policy=policy, env=env, init_learner=init_learner,
+                   rollout=rollout, learn=learn)
 
 
 def over_seeds(fn, num_seeds: int):

@@ -157,7 +157,8 @@ def test_resume_continues_where_it_stopped(tmp_path):
 def _learn(cfg, wrap=lambda f: f):
     """Run every chunk of cfg as `train.run` does (seeds vmapped; one seed without the vmap); metrics
     concatenated to [seeds, updates]."""
-    init, update_chunk, _, _ = train.make_train(cfg)
+    trainer = train.make_train(cfg)
+    init, update_chunk = trainer.init, trainer.update_chunk
     state = train.init_seeds(init, train.seed_keys(cfg))
     chunk = jax.jit(train.over_seeds(wrap(update_chunk), cfg.num_seeds))
     out = []
