@@ -25,10 +25,13 @@ or ``[T, E]``); the two trailing axes are agent axes. The noise is an explicit a
 
 from __future__ import annotations
 
+import functools
+import itertools
 from typing import Literal, NamedTuple, get_args
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 DagMode = Literal["none", "line", "full", "context"]
 DAG_MODES: tuple[str, ...] = get_args(DagMode)
@@ -193,19 +196,24 @@ def gumbel_sinkhorn(
 
 
 def _bounded_loop(cond, body, carry, max_steps: int):
-    """`while cond: carry = body(carry)` as a fixed-trip fori_loop of at most `max_steps` steps.
+    """`while cond: carry = body(carry)`, at most `max_steps` steps.
 
     A search adds one column per step and a flip walks back one column per step, so N + 1 steps always
-    suffice. A fixed trip count (instead of lax.while_loop) costs the same under vmap, where a batched
-    while_loop runs until its slowest element anyway, and it always ends, even on non-finite scores.
+    suffice; the step counter makes the loop end even on non-finite scores. A `lax.while_loop`, not a
+    fixed trip count: under vmap a batched while_loop runs until its slowest element, and that is usually
+    far fewer than N + 1 steps (most rows find a free column at once), so it costs a fraction of the fixed
+    N(N + 1) search steps (bench/RESULTS.md, "Context mode with a learned order").
     """
 
-    def step(_, c):
-        new = body(c)
-        active = cond(c)
-        return jax.tree.map(lambda a, b: jnp.where(active, a, b), new, c)
+    def keep_going(sc):
+        steps, c = sc
+        return (steps < max_steps) & cond(c)
 
-    return jax.lax.fori_loop(0, max_steps, step, carry)
+    def step(sc):
+        steps, c = sc
+        return steps + 1, body(c)
+
+    return jax.lax.while_loop(keep_going, step, (jnp.asarray(0, jnp.int32), carry))[1]
 
 
 def _hungarian(score: jnp.ndarray) -> jnp.ndarray:
@@ -219,8 +227,8 @@ def _hungarian(score: jnp.ndarray) -> jnp.ndarray:
     a valid permutation. Float32 potentials: totals match the optimum up to round-off.
 
     Cost under vmap: the row loop is a ``fori_loop`` (N rounds); each round's search and flip are
-    bounded loops of N + 1 steps (see `_bounded_loop`), so a batch costs ~N² sequential loop steps
-    of O(N) vector work, independent of the batch size.
+    while loops of at most N + 1 steps (see `_bounded_loop`) that stop when every element of the batch
+    is done, so a batch costs at most ~N² sequential loop steps of O(N) vector work.
     """
     n = score.shape[-1]
     big = jnp.asarray(jnp.inf, score.dtype)
@@ -285,6 +293,27 @@ def _hungarian(score: jnp.ndarray) -> jnp.ndarray:
     return jnp.zeros((n,), jnp.int32).at[match[1:] - 1].set(cols[:n].astype(jnp.int32))
 
 
+# Up to this many agents the assignment enumerates all N! orders (120 at N = 5): one gather, a sum and an
+# argmax, no loop at all. Above it the Hungarian loops are cheaper than the N!·N table.
+ENUMERATE_MAX_N = 5
+
+
+@functools.lru_cache(maxsize=None)
+def _all_permutations(n: int) -> np.ndarray:
+    """int32 [N!, N], every permutation of 0..N-1 in lexicographic order (the identity first)."""
+    return np.asarray(list(itertools.permutations(range(n))), np.int32)
+
+
+def _enumerate_assignment(score: jnp.ndarray) -> jnp.ndarray:
+    """Exact max-weight assignment by enumeration: score [B, N, N] -> int32 [B, N], row -> column.
+
+    Totals of all N! permutations at once; ties go to the lexicographically first permutation."""
+    perms = jnp.asarray(_all_permutations(score.shape[-1]))  # [P, N]
+    rows = jnp.arange(score.shape[-1])
+    totals = score[:, rows, perms].sum(-1)  # [B, P]: Σ_p score[b, p, perm[p]]
+    return perms[jnp.argmax(totals, axis=-1)]
+
+
 @jax.jit
 def linear_assignment(score: jnp.ndarray) -> jnp.ndarray:
     """Exact maximum-weight perfect matching (as ``scipy.optimize.linear_sum_assignment(score,
@@ -303,7 +332,7 @@ def linear_assignment(score: jnp.ndarray) -> jnp.ndarray:
     score = jax.lax.stop_gradient(jnp.asarray(score, jnp.float32))
     batch, n = score.shape[:-2], score.shape[-1]
     flat = score.reshape((-1, n, n))
-    perm = jax.vmap(_hungarian)(flat)
+    perm = _enumerate_assignment(flat) if n <= ENUMERATE_MAX_N else jax.vmap(_hungarian)(flat)
     return perm.reshape(batch + (n,))
 
 
@@ -377,6 +406,7 @@ def sample_dag(
     learn_order: bool = True,
     tau: float = 1.0,
     n_iters: int = 20,
+    differentiable: bool = True,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
     """The DAG of one joint-policy step (docs/architecture.md §3.2-3.4).
 
@@ -389,6 +419,9 @@ def sample_dag(
         ``learn_order``.
       learn_order: ``"context"`` only; False keeps Π = I (the paper's SMAC setting).
       tau, n_iters: temperatures (Gumbel-Softmax and Gumbel-Sinkhorn) and Sinkhorn iterations.
+      differentiable: False computes the forward value only (sampling actions: nothing is differentiated
+        there): the same G and order, bit for bit, without the soft parts the straight-through gradients
+        need (no Gumbel-Sinkhorn iterations, no softmax).
 
     Returns:
       G: float32 [..., N, N], exact 0/1 forward values, straight-through gradients into
@@ -410,10 +443,16 @@ def sample_dag(
 
     if edge_logits is None:
         raise ValueError("DAG mode 'context' needs edge_logits [..., N, N, 2]")
-    e = edges_straight_through(edge_logits, noise.edge, tau)
+    if differentiable:
+        e = edges_straight_through(edge_logits, noise.edge, tau)
+    else:  # the forward value of edges_straight_through: class 1 is the argmax, no self-loops
+        e = (jnp.argmax(edge_logits + noise.edge, axis=-1) == 1).astype(jnp.float32) * (1.0 - jnp.eye(n))
     if not learn_order:  # Π = I: G = E ⊙ T (compose with the identity, without the matmuls)
         return e * _strict_upper(n), identity_order
     if perm_logits is None or noise.perm is None:
         raise ValueError("DAG mode 'context' with learn_order=True needs perm_logits and noise.perm [..., N, N]")
-    perm = permutation_straight_through(perm_logits, noise.perm, tau, n_iters)
+    if differentiable:
+        perm = permutation_straight_through(perm_logits, noise.perm, tau, n_iters)
+    else:  # the forward value of permutation_straight_through: the exact assignment alone
+        perm = assignment_matrix((perm_logits + noise.perm) / tau)
     return compose(e, perm), order_of(perm)

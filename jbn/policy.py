@@ -109,17 +109,19 @@ class BNPolicy:
         noise = dag_lib.sample_noise(key, tuple(batch_shape), self.num_agents, self.learn_order)
         return jax.tree.map(jnp.zeros_like, noise) if self.greedy else noise
 
-    def dag(self, params, obs, visible, noise):
+    def dag(self, params, obs, visible, noise, differentiable=True):
         """(G, G_eff, order) of one env step. obs [N, D]; visible [N, N] bool ([i, j]: i sees j).
 
         G [N, N] is the sampled DAG (G[j, i] = 1: j is a parent of i); G_eff additionally zeroes
-        parents the child cannot see when `mask_invisible_parents` (the authors' SMAC code)."""
+        parents the child cannot see when `mask_invisible_parents` (the authors' SMAC code).
+        differentiable=False: the same values without the straight-through soft parts (for sampling)."""
         n = self.num_agents
         if self.learns_dag:
             edge_logits = self.edge_net.apply(params["edge"], obs)
             perm_logits = self.perm_net.apply(params["perm"], obs) if self.learn_order else None
             g, order = dag_lib.sample_dag(
-                "context", n, noise, edge_logits, perm_logits, self.learn_order, self.tau, self.sinkhorn_iters
+                "context", n, noise, edge_logits, perm_logits, self.learn_order, self.tau, self.sinkhorn_iters,
+                differentiable=differentiable,
             )
         else:
             g, order = dag_lib.fixed_dag(self.mode, n), jnp.arange(n, dtype=jnp.int32)
@@ -152,7 +154,7 @@ class BNPolicy:
         topological position, only the parent-dependent rest for the agent at that position.
         """
         n = self.num_agents
-        g, g_eff, order = self.dag(params, obs, visible, noise)
+        g, g_eff, order = self.dag(params, obs, visible, noise, differentiable=False)  # sampling: values only
         own = self._own(params, obs)
         if self.mode == "none":
             logits = mask_logits(self._head(params, own, None, None, obs), avail)

@@ -94,6 +94,19 @@ def test_linear_assignment_ties():
     _assert_optimal(single, np.asarray(_assign(single)), atol=0.0)
 
 
+_hungarian = _jit(jax.vmap(dag._hungarian))
+_enumerate = _jit(dag._enumerate_assignment)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_both_assignment_algorithms_match_scipy_at_small_n(n):
+    # linear_assignment enumerates the N! orders up to ENUMERATE_MAX_N: the Hungarian must stay exact there too.
+    rng = np.random.default_rng(100 + n)
+    scores = np.concatenate([rng.normal(size=(BATCH, n, n)), rng.integers(0, 3, size=(BATCH, n, n))]).astype(np.float32)
+    _assert_optimal(scores, np.asarray(_hungarian(scores)))
+    _assert_optimal(scores, np.asarray(_enumerate(scores)))
+
+
 def test_assignment_matrix_is_one_hot_of_perm():
     scores = np.random.default_rng(14).normal(size=(BATCH, 4, 4)).astype(np.float32)
     perms = np.asarray(_assign(scores))
@@ -309,6 +322,23 @@ def test_straight_through_forward_exact_and_gradients_flow():
         grad = np.asarray(grad)
         assert np.isfinite(grad).all()
         assert np.abs(grad).max() > 1e-6
+
+
+@pytest.mark.parametrize("n,learn_order", [(3, True), (5, True), (7, True), (4, False)])
+def test_values_only_dag_equals_the_straight_through_forward(n, learn_order):
+    # Sampling uses differentiable=False (no Sinkhorn, no softmax): G and the order must be bit-identical.
+    rng = np.random.default_rng(200 + n)
+    noise = _numpy_noise(rng, (DAG_BATCH,), n)
+    if not learn_order:
+        noise = noise._replace(perm=None)
+    edge_logits = jnp.asarray(2 * rng.normal(size=(DAG_BATCH, n, n, 2)), jnp.float32)
+    perm_logits = jnp.asarray(2 * rng.normal(size=(DAG_BATCH, n, n)), jnp.float32) if learn_order else None
+    fn = _jit(dag.sample_dag, static_argnames=("mode", "n", "learn_order", "differentiable"))
+    g1, o1 = fn("context", n, noise, edge_logits, perm_logits, learn_order=learn_order)
+    g2, o2 = fn("context", n, noise, edge_logits, perm_logits, learn_order=learn_order, differentiable=False)
+    np.testing.assert_array_equal(np.asarray(g1), np.asarray(g2))
+    np.testing.assert_array_equal(np.asarray(o1), np.asarray(o2))
+    assert 0 < float(np.asarray(g2).mean()) < 1  # a non-trivial sample
 
 
 def test_unknown_mode_raises():
