@@ -3,7 +3,8 @@
     python -m jbn.plot runs/cg_2_none_* runs/cg_2_full_* runs/cg_2_context_* --out figs
     python -m jbn.plot RUN_DIR... --out DIR [--metric return|win_rate|reward_per_step] [--smooth K] [--labels A B ...]
 
-Reads each run's `config.json`, `metrics.jsonl` and, if present, `eval.jsonl` (README "Run directories"); writes
+Reads each run's `config.json`, `metrics.jsonl` and, if present, `eval.jsonl` (README "Run directories"; or their
+gzipped copies in a run archived by `python -m jbn.archive`); writes
 into DIR one PNG per figure and beside it a CSV (`panel,series,x,mean,se,n`) with exactly the plotted numbers:
 
   learning_curves.png               Fig. 4 top / Fig. 6: --metric vs env steps, one line per run
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import gzip
 import json
 import math
 import os
@@ -72,7 +74,7 @@ class PlotError(Exception):
 def read_jsonl(path: str) -> tuple[list[dict], int]:
     """The JSON objects of a .jsonl file, one per line, and how many lines were unreadable (a torn write)."""
     rows, skipped = [], 0
-    with open(path) as f:
+    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
         for line in f:
             if not line.strip():
                 continue
@@ -127,13 +129,21 @@ def default_label(config: dict, fallback: str) -> str:
     return label
 
 
+def _log_file(run_dir: str, name: str) -> Optional[str]:
+    """run_dir/name, or its gzipped copy name.gz (an archived run, `python -m jbn.archive`); None if neither."""
+    for candidate in (name, name + ".gz"):
+        if os.path.isfile(os.path.join(run_dir, candidate)):
+            return os.path.join(run_dir, candidate)
+    return None
+
+
 def load_run(path: str, label: Optional[str] = None) -> Run:
     """Read a run directory. Raises PlotError when it or its metrics.jsonl is missing or holds no row."""
     if not os.path.isdir(path):
         what = "is not a directory" if os.path.exists(path) else "does not exist"
         raise PlotError(f"run dir {path!r} {what}")
-    metrics_path = os.path.join(path, "metrics.jsonl")
-    if not os.path.isfile(metrics_path):
+    metrics_path = _log_file(path, "metrics.jsonl")
+    if metrics_path is None:
         raise PlotError(f"run dir {path!r} has no metrics.jsonl")
     notes = []
     config_path = os.path.join(path, "config.json")
@@ -154,8 +164,8 @@ def load_run(path: str, label: Optional[str] = None) -> Run:
     if not metrics:
         raise PlotError(f"{metrics_path} holds no readable row")
     evals = []
-    eval_path = os.path.join(path, "eval.jsonl")
-    if os.path.isfile(eval_path):
+    eval_path = _log_file(path, "eval.jsonl")
+    if eval_path is not None:
         evals, skipped = read_jsonl(eval_path)
         if skipped:
             notes.append(f"note: {eval_path}: skipped {skipped} unreadable line(s)")
