@@ -1,20 +1,20 @@
 """Evaluation on the real StarCraft II (jbn/host_eval.py, `python -m jbn.evaluate RUN_DIR --env sc2_<map>`): which
 episodes count, a SMAX-trained policy played on the fake game through the `smax` layout, and the errors for
 envs the policy cannot play."""
+import io
 import json
 import os
 
 import jax
 import numpy as np
 import pytest
+from rich.console import Console
 
 from envs_jax import TimeStep
 from jbn import evaluate, host_eval, train
 from jbn.config import Config, UserError
 
-pytest.importorskip("pysc2", reason="the StarCraft II bridge needs pysc2: pip install -e '.[sc2]'")
-
-from envs_jax.sc2.fake_server import fake_map, write_fake_install  # noqa: E402
+NEEDS_PYSC2 = "the StarCraft II bridge needs pysc2: pip install -e '.[sc2]'"
 
 
 # ------------------------------------------------------------------------------------------------ which episodes
@@ -81,9 +81,6 @@ def test_each_game_plays_a_fixed_share_of_the_episodes():
 def smax_run(tmp_path_factory):
     """One PPO update of the context DAG on smax_3m (the fake game plays SMAC's 3m)."""
     run = tmp_path_factory.mktemp("smax_run")
-    from rich.console import Console
-    import io
-
     train.run(Config(env="smax_3m", num_envs=2, num_steps=8, total_steps=16, num_epochs=1, num_minibatches=1,
                      eval_episodes=0, run_dir=str(run)), console=Console(file=io.StringIO()))
     return str(run)
@@ -93,14 +90,14 @@ def smax_run(tmp_path_factory):
 def fake_3m(tmp_path, monkeypatch):
     """The fake game's 3m: a passive bot and harmless learners, so every episode runs to SMAC's limit of 60 steps
     and returns 0 without a win."""
+    pytest.importorskip("pysc2", reason=NEEDS_PYSC2)
+    from envs_jax.sc2.fake_server import fake_map, write_fake_install
+
     root = write_fake_install(tmp_path / "sc2", {"3m": fake_map("3m", enemy_ai="passive", ally_damage=0.0)})
     monkeypatch.setenv("SC2PATH", str(root))
 
 
 def test_smax_policy_plays_the_game_unchanged(smax_run, fake_3m, tmp_path):
-    from rich.console import Console
-    import io
-
     console = Console(file=io.StringIO(), width=200)
     out_path = str(tmp_path / "eval.json")
     out = evaluate.run_cli(evaluate.EvalArgs(smax_run, env="sc2_3m", episodes=3, sc2_games=2, out=out_path),
@@ -117,7 +114,7 @@ def test_smax_policy_plays_the_game_unchanged(smax_run, fake_3m, tmp_path):
     assert evaluate.summarize(rows, True)["joint"]["length_mean"] == 60.0
 
 
-def test_envs_the_policy_cannot_play_are_refused(smax_run, tmp_path, monkeypatch):
+def test_envs_the_policy_cannot_play_are_refused(smax_run, tmp_path):
     def refused(env, match):
         with pytest.raises(UserError, match=match):
             evaluate.run_cli(evaluate.EvalArgs(smax_run, env=env))
@@ -126,10 +123,15 @@ def test_envs_the_policy_cannot_play_are_refused(smax_run, tmp_path, monkeypatch
                         r"sc2_MMM2: 2 marauder \+ 7 marine \+ 1 medivac vs 3 marauder \+ 8 marine \+ 1 medivac\)")
     refused("sc2_3mm", "Did you mean 'sc2_3m'")
     refused("cg_2", "plays only smax_3m or sc2_3m")
-    monkeypatch.setenv("SC2PATH", str(tmp_path / "nowhere"))
-    refused("sc2_3m", "StarCraft II not found at .*nowhere")
     with pytest.raises(UserError, match="--sc2-games must be >= 1"):
         evaluate.run_cli(evaluate.EvalArgs(smax_run, env="sc2_3m", sc2_games=0))
     with pytest.raises(UserError, match="--render draws SMAX maps only"):
         evaluate.run_cli(evaluate.EvalArgs(smax_run, env="sc2_3m", render=str(tmp_path / "x.gif")))
     assert not any(n.startswith("eval_") for n in os.listdir(smax_run))
+
+
+def test_missing_game_is_refused_before_compiling(smax_run, tmp_path, monkeypatch):
+    pytest.importorskip("pysc2", reason=NEEDS_PYSC2)
+    monkeypatch.setenv("SC2PATH", str(tmp_path / "nowhere"))
+    with pytest.raises(UserError, match="sc2_3m: StarCraft II not found at .*nowhere"):
+        evaluate.run_cli(evaluate.EvalArgs(smax_run, env="sc2_3m"))
