@@ -1,4 +1,9 @@
-"""`envs_jax.make(name, **kwargs)` and `envs_jax.names()`: one namespace for every environment."""
+"""`envs_jax.make(name, **kwargs)` and `envs_jax.names()`: one namespace for every environment.
+
+`names()` lists the pure-JAX envs (jaxmarl MultiAgentEnvs, steppable under jit). The real StarCraft II maps
+(`sc2_<map>`, host-side envs built by `envs_jax.sc2.make`) are listed apart by `sc2_names()`: they train
+and evaluate through host-side loops, not through `make`. `train_names()` is both: every `--env` of
+`python -m jbn.train`."""
 from __future__ import annotations
 
 import difflib
@@ -33,6 +38,18 @@ def names() -> list[str]:
     return list(_FIXED) + [f"smax_{m}" for m in sorted(smax_maps() + medivac_maps())]
 
 
+def sc2_names() -> list[str]:
+    """The real StarCraft II SMAC maps, `sc2_<map>` (host side: `envs_jax.sc2.make(name)`; no game needed to list)."""
+    from .sc2 import sc2_names as _sc2_names
+
+    return _sc2_names()
+
+
+def train_names() -> list[str]:
+    """Every env name `python -m jbn.train --env` accepts: the JAX envs, then the real game's maps."""
+    return names() + sc2_names()
+
+
 def make(name: str, **kwargs):
     """Build the env called `name` (a jaxmarl MultiAgentEnv); kwargs go to its constructor."""
     if name in _FIXED:
@@ -41,4 +58,7 @@ def make(name: str, **kwargs):
         return MedivacSMAXEnv(name[len("smax_") :], **kwargs)
     if name.startswith("smax_") and name[len("smax_") :] in smax_maps():
         return SMAXEnv(name[len("smax_") :], **kwargs)
+    if name in sc2_names():
+        raise ValueError(f"{name!r} is the real StarCraft II, a host-side env that jit cannot step: build it with "
+                         f"envs_jax.sc2.make({name!r})")
     check_choice("env", name, names())

@@ -67,7 +67,13 @@ def check_resume_config(run_dir: str, config: dict) -> dict:
     """Refuse to resume `run_dir` with a config that differs in a field the run depends on. Returns the saved
     config. total_steps may change only when no annealing schedule depends on it (dag != context or
     anneal == none): the schedule is a function of update / num_updates."""
+    import dataclasses
+
+    from .config import Config
+
     saved = saved_config(run_dir, "--resume: ")
+    # A field the saved config lacks (a run from before the field existed) had its default value.
+    saved = {**{f.name: f.default for f in dataclasses.fields(Config)}, **saved}
     schedule_free = config.get("dag") != "context" or config.get("anneal") == "none"
     free = RESUME_FREE | ({"total_steps"} if schedule_free else set())
     diff = {k: (saved.get(k, "<absent>"), v) for k, v in config.items() if k not in free and saved.get(k, "<absent>") != v}

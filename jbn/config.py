@@ -1,7 +1,8 @@
 """Training configuration: one frozen dataclass, per-env presets, validation before any compile.
 
 `resolve(cfg)` fills every field left as None from the env's preset (paper Table 2; docs/architecture.md
-§4) and validates the result. tyro turns `Config` into the CLI of `python -m jbn.train`; the `Literal`
+§4) and validates the result. `sc2_<map>` (the real StarCraft II, trained by jbn/host_train.py) takes the
+`smax` preset of `smax_<map>`, with fewer envs: each is a game process. tyro turns `Config` into the CLI of `python -m jbn.train`; the `Literal`
 fields list their choices in `--help`.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal, Optional, get_args
 
 import envs_jax
-from envs_jax.registry import check_choice
+from envs_jax.registry import check_choice, sc2_names, train_names
 
 from . import schedules
 from .dag import DagMode
@@ -23,6 +24,8 @@ Preset = Literal["cg", "aloha", "smax"]
 PRESETS: tuple[str, ...] = get_args(Preset)
 Anneal = Literal["6h_vs_8z", "MMM2", "none"]
 assert set(get_args(Anneal)) == set(schedules.PRESETS), "Anneal must list schedules.PRESETS"
+SC2Layout = Literal["smax", "smac"]
+SC2_LAYOUTS: tuple[str, ...] = get_args(SC2Layout)
 
 
 class UserError(ValueError):
@@ -42,6 +45,20 @@ _PRESET_VALUES = {
 }
 # Paper §7.4.4: α rises 0.05 -> 0.5 on MMM2 (0.1 -> 1.0 on 6h_vs_8z, the SMAX default). MMM uses the same units.
 _ANNEAL_BY_ENV = {"smax_MMM2": "MMM2", "smax_MMM": "MMM2"}
+# On the real game every env is a StarCraft II process (GBs of memory each): 8 games side by side, as SMAC's
+# MAPPO runs 8 rollout threads, instead of the 64 envs a vectorised SMAX trainer steps at once. The rest of
+# the SMAX preset (learning rate, epochs, minibatches, T, annealing) is kept.
+_SC2_VALUES = dict(num_envs=8)
+
+
+def is_sc2(env: str) -> bool:
+    """The real StarCraft II (a host-side env), not a JAX env."""
+    return env.startswith("sc2_")
+
+
+def smax_twin(env: str) -> str:
+    """smax_<map> for sc2_<map> (the SMAX scenario whose preset, schedule and layout the game uses); else env."""
+    return "smax_" + env[len("sc2_"):] if is_sc2(env) else env
 
 
 def preset_for_env(env: str) -> str:
@@ -53,10 +70,13 @@ def preset_for_env(env: str) -> str:
 
 
 def preset_values(env: str, preset: str) -> dict:
-    """The preset's field values for `env` (the annealing schedule depends on the map)."""
+    """The preset's field values for `env` (the annealing schedule depends on the map; sc2_<map> follows
+    smax_<map> with fewer envs)."""
     values = dict(_PRESET_VALUES[preset])
     if preset == "smax":
-        values["anneal"] = _ANNEAL_BY_ENV.get(env, values["anneal"])
+        values["anneal"] = _ANNEAL_BY_ENV.get(smax_twin(env), values["anneal"])
+    if is_sc2(env):
+        values.update(_SC2_VALUES)
     return values
 
 
@@ -65,7 +85,9 @@ class Config:
     """BN-MAPPO training run. Fields left as None come from the env's preset."""
 
     env: str = "smax_6h_vs_8z"
-    """environment name (envs_jax.names())"""
+    """environment name (envs_jax.names()), or sc2_<map>: the real StarCraft II (envs_jax.registry.sc2_names())"""
+    sc2_layout: Optional[SC2Layout] = None
+    """sc2_<map> only: smax (SMAX's observations and actions, as smax_<map> trains; default) | smac (SMAC's)"""
     dag: DagMode = "context"
     """joint policy: none (plain MAPPO) | line | full | context (learned per step)"""
     preset: Optional[Preset] = None
@@ -122,7 +144,7 @@ class Config:
     """continue the run in --run-dir from its last good checkpoint"""
     eval_episodes: Optional[int] = None
     """episodes per evaluation, periodic and final (joint policy and decentralised, DAG removed; sampled and
-    greedy); 0: no evaluation (default: 100 on CG and Aloha as in the paper, 32 on SMAX)"""
+    greedy); 0: no evaluation (default: 100 on CG and Aloha as in the paper, 32 on SMAX, 0 on sc2_<map>)"""
     eval_every: Optional[int] = None
     """updates between periodic evaluations, written to RUN_DIR/eval.jsonl (default: about 20 per run; 0: only
     the final one)"""
@@ -166,7 +188,8 @@ def default_updates_per_chunk(num_updates: int, batch_size: int, target_steps: i
 
 def resolve(cfg: Config) -> Config:
     """Fill preset defaults and validate. Raises UserError naming the bad value and the valid choices."""
-    _choice("env", cfg.env, envs_jax.names())
+    _choice("env", cfg.env, train_names())
+    cfg = _resolve_sc2(cfg)
     _choice("dag", cfg.dag, get_args(DagMode))
     preset = cfg.preset or preset_for_env(cfg.env)
     _choice("preset", preset, PRESETS)
@@ -226,6 +249,33 @@ def resolve(cfg: Config) -> Config:
     if cfg.resume and cfg.run_dir is None:
         raise UserError("--resume needs --run-dir (the run to continue)")
     return cfg
+
+
+def _resolve_sc2(cfg: Config) -> Config:
+    """The real game's fields (cfg.env is a valid name). On sc2_<map>: the layout (default smax, which needs
+    SMAX's smax_<map>), one seed (one set of games), one update per host-side rollout, and no periodic
+    evaluation unless asked for (each costs 4 x eval_episodes games). Elsewhere sc2_layout must be unset."""
+    if not is_sc2(cfg.env):
+        if cfg.sc2_layout is not None:
+            raise UserError(f"sc2_layout={cfg.sc2_layout!r} applies to the real StarCraft II only (--env sc2_<map>); "
+                            f"env is {cfg.env!r}")
+        return cfg
+    layout = cfg.sc2_layout or "smax"
+    _choice("sc2_layout", layout, SC2_LAYOUTS)
+    if layout == "smax" and smax_twin(cfg.env) not in envs_jax.names():
+        playable = [n for n in sc2_names() if smax_twin(n) in envs_jax.names()]
+        raise UserError(
+            f"env={cfg.env!r} with sc2_layout='smax' needs the SMAX scenario {smax_twin(cfg.env)!r}, which SMAX lacks; "
+            f"use --sc2-layout smac, or a map SMAX has: {', '.join(playable)}"
+        )
+    if cfg.num_seeds != 1:
+        raise UserError(f"num_seeds={cfg.num_seeds!r}: training on the real StarCraft II ({cfg.env}) runs one seed; "
+                        "start one command per seed (--seed k)")
+    if cfg.updates_per_chunk not in (None, 1):
+        raise UserError(f"updates_per_chunk={cfg.updates_per_chunk!r}: on the real StarCraft II ({cfg.env}) each PPO "
+                        "update follows its own host-side rollout; leave it unset (1)")
+    eval_episodes = 0 if cfg.eval_episodes is None else cfg.eval_episodes
+    return dataclasses.replace(cfg, sc2_layout=layout, updates_per_chunk=1, eval_episodes=eval_episodes)
 
 
 def check_chunking(remaining_updates: int, updates_per_chunk: int) -> None:

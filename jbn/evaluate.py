@@ -4,7 +4,10 @@
     rows = ev(params, key, update=U, env_steps=X, first_seed=cfg.seed)   # list[dict], JSON-ready
 
     python -m jbn.evaluate RUN_DIR [--checkpoint U] [--episodes N] [--greedy] [--seed S] [--out FILE]
-                                   [--render out.gif]
+                                   [--render out.gif] [--env sc2_<map> [--sc2-games G]]
+
+`--env sc2_<map>` plays a policy trained on smax_<map> on the real StarCraft II (jbn/host_eval.py: host-side
+episodes, the same rows without the DAG analyses); a run trained on sc2_<map> is evaluated on the game anyway.
 
 For each seed, every combination of
   policy   joint (the DAG mode as trained) | decentralized (the same parameters with mode none: every agent acts
@@ -394,6 +397,10 @@ class EvalArgs:
     """JSON output file (default: RUN_DIR/eval_<U>.json)"""
     render: Optional[str] = None
     """SMAX only: write one evaluation episode of seed 0 (joint policy, sampled) as a GIF to this path"""
+    env: Optional[str] = None
+    """evaluate on this env instead of the run's: sc2_<map> (the real StarCraft II) for a run trained on smax_<map>"""
+    sc2_games: int = 1
+    """real StarCraft II only: games played side by side (each a game process)"""
 
 
 def load_config(run_dir: str, warn=None) -> Config:
@@ -439,11 +446,19 @@ def load_params(cfg: Config, path: str):
     """(trainer, seed-batched params) restored from the checkpoint at `path`."""
     from . import checkpoint as ckpt
     from . import train
+    from .config import is_sc2
 
-    trainer = train.make_train(cfg)
+    if is_sc2(cfg.env):  # trained on the game (jbn/host_train.py): a spec env without a game; no env in the state
+        from .host_train import make_game
+
+        trainer = train.make_train(cfg, env=make_game(cfg.env, cfg.sc2_layout, None))
+        init = trainer.init_learner
+    else:
+        trainer = train.make_train(cfg)
+        init = trainer.init
     # Only the structure (shapes, dtypes) of the runner state, traced but neither compiled nor run (no batched
     # QR either, see train.init_seeds): orbax restores into it.
-    state = jax.eval_shape(train.over_seeds(trainer.init, cfg.num_seeds), train.seed_keys(cfg))
+    state = jax.eval_shape(train.over_seeds(init, cfg.num_seeds), train.seed_keys(cfg))
     try:
         state = ckpt.restore(path, state)
     except Exception as e:  # noqa: BLE001 - any failure to load is the user's checkpoint not fitting the config
@@ -512,13 +527,19 @@ def run_cli(args: EvalArgs, console=None) -> dict:
     console = console or Console()
     err = Console(stderr=True)
     warn = lambda msg: err.print(f"[yellow]warning:[/] {msg}", soft_wrap=True, highlight=False)  # noqa: E731
+    from .config import is_sc2
+    from .host_eval import target_env
+
     cfg = load_config(args.run_dir, warn)
+    env_name = target_env(cfg, args.env)
     if args.episodes is not None and args.episodes < 1:
         raise UserError(f"--episodes must be >= 1, got {args.episodes!r}")
+    if args.sc2_games < 1:
+        raise UserError(f"--sc2-games must be >= 1, got {args.sc2_games!r}")
     if args.render is not None:
         from .render import check_renderable
 
-        check_renderable(cfg.env, args.render)
+        check_renderable(env_name, args.render)
     update, path = pick_checkpoint(args.run_dir, args.checkpoint, warn)
     episodes = args.episodes
     if episodes is None:
@@ -526,15 +547,33 @@ def run_cli(args: EvalArgs, console=None) -> dict:
 
         episodes = cfg.eval_episodes or preset_values(cfg.env, cfg.preset)["eval_episodes"]
     out_path = args.out or os.path.join(args.run_dir, f"eval_{update}.json")
-    trainer, params = load_params(cfg, path)
     seed = cfg.seed + 10_000 if args.seed is None else args.seed
+    game = None
+    if is_sc2(env_name):  # before compiling: pysc2, the game and the map are installed
+        from .host_eval import game_for_run
+
+        game = game_for_run(cfg, env_name, args.sc2_games, seed)
+    trainer, params = load_params(cfg, path)
     key = jax.random.PRNGKey(seed)
-    ev = make_evaluator(cfg, trainer.policy, trainer.env, episodes, greedy=(True,) if args.greedy else (False, True))
-    console.print(f"{cfg.env} dag={cfg.dag}: checkpoint {update} ({path}), {episodes} episodes per seed and row, "
-                  f"evaluation seed {seed}", soft_wrap=True, highlight=False)
-    rows = ev(params, key, update=update, env_steps=update * cfg.batch_size)
-    print_tables(rows, trainer.env.has_win, console)
-    result = {"run_dir": args.run_dir, "checkpoint": update, "episodes": episodes, "eval_seed": seed, "rows": rows}
+    greedy = (True,) if args.greedy else (False, True)
+    where = f" on {env_name}" if env_name != cfg.env else ""
+    console.print(f"{cfg.env} dag={cfg.dag}: checkpoint {update} ({path}){where}, {episodes} episodes per seed and "
+                  f"row, evaluation seed {seed}", soft_wrap=True, highlight=False)
+    if game is None:
+        ev = make_evaluator(cfg, trainer.policy, trainer.env, episodes, greedy=greedy)
+        rows = ev(params, key, update=update, env_steps=update * cfg.batch_size)
+        has_win = trainer.env.has_win
+    else:
+        from .host_eval import play_on_game
+
+        with game:
+            rows = play_on_game(trainer.policy, game, params, episodes, key,
+                                combos=combos_for(trainer.policy, greedy), first_seed=cfg.seed, update=update,
+                                env_steps=update * cfg.batch_size)
+        has_win = game.has_win
+    print_tables(rows, has_win, console)
+    result = {"run_dir": args.run_dir, "env": env_name, "checkpoint": update, "episodes": episodes,
+              "eval_seed": seed, "rows": rows}
     try:
         with open(out_path, "w") as f:
             json.dump(result, f, indent=1)

@@ -87,9 +87,11 @@ def make_env(cfg: Config) -> envs_jax.ArrayEnv:
     return envs_jax.ArrayEnv(envs_jax.make(cfg.env))
 
 
-def make_train(cfg: Config) -> Trainer:
-    """The pure functions of one seed's training; cfg must be resolved."""
-    env = make_env(cfg)
+def make_train(cfg: Config, env=None) -> Trainer:
+    """The pure functions of one seed's training; cfg must be resolved. env: the env to train on (default
+    `make_env(cfg)`); a host-side env (jbn/host_train.py) passes its own object with ArrayEnv's spec fields
+    (num_agents, obs_dim, state_dim, num_actions, has_win, max_steps) and uses only init_learner and learn."""
+    env = make_env(cfg) if env is None else env
     policy = make_policy(cfg, env)
     anneal = cfg.anneal_config
     E, T = cfg.num_envs, cfg.num_steps
@@ -372,7 +374,10 @@ def run(cfg: Config, console=None) -> dict:
     console.print(f"run dir: {run_dir}", soft_wrap=True, highlight=False)
     lock_fd = _lock(run_dir)
     try:
-        return _train(dataclasses.replace(cfg, run_dir=run_dir), explicit_chunk, console, warn)
+        body = _train
+        if cfg.env.startswith("sc2_"):  # the real StarCraft II: a host-side rollout loop, the same learn
+            from .host_train import train_on_game as body
+        return body(dataclasses.replace(cfg, run_dir=run_dir), explicit_chunk, console, warn)
     finally:
         os.close(lock_fd)
         saved = ckpt.list_updates(run_dir) if cfg.checkpoint else []
@@ -384,13 +389,10 @@ def run(cfg: Config, console=None) -> dict:
             console.print(f"done: {run_dir}{hint}", soft_wrap=True, highlight=False)
 
 
-def _train(cfg: Config, explicit_chunk: bool, console, warn) -> dict:
-    """`run` in a created and locked run directory."""
-    from . import evaluate as evaluation
-    from .logging import RunLogger
-
+def _resume_point(cfg: Config, warn) -> tuple[int, list[tuple[int, str]]]:
+    """(update to start from, the good checkpoints newest first) of the run in cfg.run_dir; checks the resumed
+    config and the checkpoints' files only, so it runs before anything is compiled."""
     run_dir = cfg.run_dir
-    # ---- setup: everything that can be wrong is checked before compiling
     start_update, good = 0, []
     if cfg.resume:
         ckpt.check_resume_config(run_dir, dataclasses.asdict(cfg))
@@ -405,6 +407,37 @@ def _train(cfg: Config, explicit_chunk: bool, console, warn) -> dict:
             f"the run in {run_dir!r} has already done {start_update} updates, more than total_steps = "
             f"{cfg.total_steps} allows ({cfg.num_updates} updates)"
         )
+    return start_update, good
+
+
+def _restore_newest(good: list[tuple[int, str]], state, warn):
+    """(update, state) of the newest checkpoint in `good` that restores into the structure of `state`, falling back
+    to older ones with a warning; None when `good` is empty. UserError when none restores."""
+    for u, path in good:
+        try:
+            return u, ckpt.restore(path, state)
+        except Exception as e:  # noqa: BLE001 - any failure to load falls back to the previous checkpoint
+            warn(f"could not restore {path} ({type(e).__name__}: {e}); falling back to the previous one")
+    if good:
+        raise UserError(f"no checkpoint in {os.path.dirname(good[0][1])} could be restored (see warnings)")
+    return None
+
+
+def _reset_logs(cfg: Config, start_update: int, warn) -> None:
+    """metrics.jsonl and eval.jsonl keep the rows up to the restored update (none on a fresh run)."""
+    for name in ("metrics.jsonl", "eval.jsonl"):
+        path = os.path.join(cfg.run_dir, name)
+        _atomic_write(path, "".join(_read_metrics(path, start_update, warn)) if cfg.resume else "")
+
+
+def _train(cfg: Config, explicit_chunk: bool, console, warn) -> dict:
+    """`run` in a created and locked run directory."""
+    from . import evaluate as evaluation
+    from .logging import RunLogger
+
+    run_dir = cfg.run_dir
+    # ---- setup: everything that can be wrong is checked before compiling
+    start_update, good = _resume_point(cfg, warn)
     remaining = cfg.num_updates - start_update
     if remaining and remaining % cfg.updates_per_chunk:
         if explicit_chunk:
@@ -432,23 +465,14 @@ def _train(cfg: Config, explicit_chunk: bool, console, warn) -> dict:
     compiled = chunk_fn.lower(state).compile() if remaining else None
     compile_s = time.perf_counter() - t0
     console.print(f"compiled in {compile_s:.1f}s", highlight=False)
-    for u, path in good:
-        try:
-            state = ckpt.restore(path, state)
-        except Exception as e:  # noqa: BLE001 - any failure to load falls back to the previous checkpoint
-            warn(f"could not restore {path} ({type(e).__name__}: {e}); falling back to the previous one")
-            continue
+    restored = _restore_newest(good, state, warn)
+    if restored is not None:
+        u, state = restored
         if u != start_update:
             start_update, remaining = u, cfg.num_updates - u
             check_chunking(remaining, cfg.updates_per_chunk)
         console.print(f"resumed at update {start_update} of {cfg.num_updates}", highlight=False)
-        break
-    else:
-        if good:
-            raise UserError(f"no checkpoint in {ckpt.root(run_dir)} could be restored (see warnings)")
-    metrics_path, eval_path = os.path.join(run_dir, "metrics.jsonl"), os.path.join(run_dir, "eval.jsonl")
-    for path in (metrics_path, eval_path):  # drop rows past the restored update (all of them on a fresh run)
-        _atomic_write(path, "".join(_read_metrics(path, start_update, warn)) if cfg.resume else "")
+    _reset_logs(cfg, start_update, warn)
 
     evaluator = evaluation.make_evaluator(cfg, policy, env, cfg.eval_episodes) if cfg.eval_episodes > 0 else None
 
