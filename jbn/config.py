@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal, Optional, get_args
 
+import tyro
+
 import envs_jax
 from envs_jax.registry import check_choice
 
@@ -127,7 +129,23 @@ class Config:
     """updates between periodic evaluations, written to RUN_DIR/eval.jsonl (default: about 20 per run; 0: only
     the final one)"""
     tensorboard: bool = False
-    """also write TensorBoard event files to RUN_DIR/tb/seed_<k>"""
+    """also write TensorBoard event files to RUN_DIR/tb/seed_<k> (RUN_DIR/tb/<sweep point>/seed_<k> in a sweep)"""
+    sweep: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
+    """NAME=v1,v2,...: train every value (repeatable: the grid product of the axes, times --num-seeds, in one
+    compiled program). Sweepable: lr, max_grad_norm, clip_eps, vf_coef, ent_coef, huber_delta, gamma, gae_lambda,
+    and with --dag context and annealing alpha0, alpha1, anneal_a, anneal_b, anneal_c (the η/α schedule's
+    fractions a, b, c)"""
+    data_parallel: int = 1
+    """devices per run (the mesh's data axis): a run's envs are split over them and its gradients averaged; the
+    runs are spread over the other factor, jax.device_count() / data_parallel (the runs axis)"""
+    memory_check: bool = True
+    """refuse before compiling when the estimated memory per device exceeds the device's (an estimate)"""
+    coordinator: Optional[str] = None
+    """multi-host: HOST:PORT of process 0 (default $JAX_COORDINATOR_ADDRESS); starts jax.distributed"""
+    num_processes: Optional[int] = None
+    """multi-host: number of processes (default $JAX_NUM_PROCESSES)"""
+    process_id: Optional[int] = None
+    """multi-host: index of this process, 0 .. num_processes - 1 (default $JAX_PROCESS_ID)"""
 
     # ---- derived sizes ----
     @property
@@ -149,6 +167,18 @@ class Config:
     @property
     def anneal_config(self) -> schedules.AnnealConfig:
         return schedules.PRESETS[self.anneal]
+
+    @property
+    def num_points(self) -> int:
+        """Sweep points (1 without --sweep)."""
+        from . import sweep
+
+        return len(sweep.points(self))
+
+    @property
+    def num_runs(self) -> int:
+        """Runs trained together: sweep points × seeds (the leading axis of the train state)."""
+        return self.num_points * self.num_seeds
 
 
 def _choice(name, value, choices):
@@ -225,7 +255,17 @@ def resolve(cfg: Config) -> Config:
         check_chunking(cfg.num_updates, cfg.updates_per_chunk)
     if cfg.resume and cfg.run_dir is None:
         raise UserError("--resume needs --run-dir (the run to continue)")
-    return cfg
+    if isinstance(cfg.data_parallel, bool) or not isinstance(cfg.data_parallel, int) or cfg.data_parallel < 1:
+        raise UserError(f"data_parallel must be a positive integer, got {cfg.data_parallel!r}")
+    if cfg.num_envs % cfg.data_parallel:
+        raise UserError(f"--data-parallel {cfg.data_parallel} does not divide num_envs = {cfg.num_envs} (each "
+                        f"device of a run steps num_envs / data_parallel envs)")
+    if cfg.minibatch_size % cfg.data_parallel:
+        raise UserError(f"--data-parallel {cfg.data_parallel} does not divide the minibatch size {cfg.minibatch_size} "
+                        f"(num_envs * num_steps / num_minibatches; each device takes an equal share)")
+    from . import sweep
+
+    return dataclasses.replace(cfg, sweep=sweep.check(cfg))
 
 
 def check_chunking(remaining_updates: int, updates_per_chunk: int) -> None:
