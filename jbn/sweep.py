@@ -167,14 +167,9 @@ def run_hypers(cfg) -> list[Hyper]:
 
 
 # ----------------------------------------------------------------------------------------------- labels
-def format_value(v: float) -> str:
-    """Short and exact enough for a legend: 0.0005 -> 5e-4, 0.05 -> 0.05, 1.0 -> 1."""
-    if v != 0 and (abs(v) < 1e-2 or abs(v) >= 1e4):
-        mantissa, exponent = f"{v:.6e}".split("e")
-        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
-    return f"{v:.6g}"
-
-
 def label(point: dict[str, float], sep: str = " ") -> str:
-    """'lr=5e-4 alpha0=0.1' (empty for the point of a run without a sweep)."""
-    return sep.join(f"{name}={format_value(v)}" for name, v in point.items())
+    """'lr=5e-4 alpha0=0.1' (empty for the point of a run without a sweep); the legend of `jbn.plot`, which
+    defines it so that plotting needs no jax."""
+    from .plot import point_label
+
+    return point_label(point, sep)

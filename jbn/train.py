@@ -585,8 +585,9 @@ def _print_header(cfg: Config, console, placement, need: int, have: int) -> None
     if cfg.dag == "context" and cfg.anneal != "none":
         a = cfg.anneal_config
         schedule += f" (α {a.alpha0:g}->{a.alpha1:g})"
+    lr = "" if any(s.startswith("lr=") for s in cfg.sweep) else f"lr={cfg.lr:g} "
     text = (f"{cfg.env} dag={cfg.dag}{schedule} seeds={cfg.num_seeds} envs={cfg.num_envs} T={cfg.num_steps} "
-            f"lr={cfg.lr:g} clip={cfg.grad_clip}\n"
+            f"{lr}clip={cfg.grad_clip}\n"
             f"{cfg.num_updates} updates ({cfg.num_updates * cfg.batch_size:,} env steps per seed) in chunks of "
             f"{cfg.updates_per_chunk}" + (f"; eval every {cfg.eval_every} updates" if cfg.eval_episodes and cfg.eval_every else ""))
     if cfg.num_points > 1:
@@ -616,7 +617,8 @@ def _sweep_summary(cfg: Config, eval_rows: list[dict], has_win: bool, metrics, c
             entry["eval"] = evaluation.summarize(rows, has_win)
         out.append(entry)
         joint = entry.get("eval", {}).get("joint")
-        text = f"{entry['label']}: train return {entry.get('episode_return')}"
+        ret = entry.get("episode_return")
+        text = f"{entry['label']}: train return " + ("-" if ret is None else f"{ret:.3g}")
         if joint:
             text += f", final eval joint return {joint['return_mean']:.3f}"
             if has_win:
