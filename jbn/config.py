@@ -18,6 +18,7 @@ from envs_jax.registry import check_choice
 
 from . import schedules
 from .dag import DagMode
+from .errors import UserError  # noqa: F401  (re-exported: jbn.config.UserError)
 from .networks import Arch
 from .ppo import GradClip, Ratio
 
@@ -27,8 +28,6 @@ Anneal = Literal["6h_vs_8z", "MMM2", "none"]
 assert set(get_args(Anneal)) == set(schedules.PRESETS), "Anneal must list schedules.PRESETS"
 
 
-class UserError(ValueError):
-    """Bad input from the user (config, run directory, resume): printed as one message, exit code 2."""
 
 # Paper Table 2 / the authors' code, with rollout sizes for a vectorised trainer.
 _PRESET_VALUES = {

@@ -13,8 +13,8 @@ the runs axis (`spmd_axis_name`) and the trainer pins its env/batch axes to the 
 `with_sharding_constraint`; one compile. With one device there is no mesh at all (`make` returns None) and the
 program is exactly the single-device one.
 
-Multi-host: `init_distributed` starts `jax.distributed` from --coordinator/--num-processes/--process-id (or
-$JAX_COORDINATOR_ADDRESS/$JAX_NUM_PROCESSES/$JAX_PROCESS_ID) before anything touches a device; `host_values`
+Multi-host: `init_distributed` starts `jax.distributed` (jbn.distributed: --coordinator/--num-processes/--process-id
+or $JAX_COORDINATOR_ADDRESS/$JAX_NUM_PROCESSES/$JAX_PROCESS_ID) before anything touches a device; `host_values`
 brings the (small) metrics of every run to every process and `Placement.owner` says which process logs which run.
 
 Memory: `check_memory` estimates, before compiling, the bytes a device holds (train state, one rollout's trajectory,
@@ -32,6 +32,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from . import distributed
 from .config import Config, UserError
 
 RUNS, DATA = "runs", "data"
@@ -39,50 +40,14 @@ RUNS, DATA = "runs", "data"
 
 # ------------------------------------------------------------------------------------------------ multi-host
 def distributed_args(cfg: Config) -> Optional[tuple[str, int, int]]:
-    """(coordinator, num_processes, process_id) from the flags or the environment; None for one process.
-    UserError when they are incomplete or inconsistent."""
-    env = os.environ
-    coordinator = cfg.coordinator or env.get("JAX_COORDINATOR_ADDRESS") or None
-
-    def integer(flag, value, var):
-        if value is None and env.get(var):
-            try:
-                value = int(env[var])
-            except ValueError:
-                raise UserError(f"${var}={env[var]!r} is not an integer") from None
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise UserError(f"--{flag} must be an integer, got {value!r}")
-        return value
-
-    num = integer("num-processes", cfg.num_processes, "JAX_NUM_PROCESSES")
-    pid = integer("process-id", cfg.process_id, "JAX_PROCESS_ID")
-    if coordinator is None and num in (None, 1) and pid in (None, 0):
-        return None
-    missing = [flag for flag, v in (("--coordinator", coordinator), ("--num-processes", num), ("--process-id", pid))
-               if v is None]
-    if missing:
-        raise UserError(f"multi-host training needs --coordinator HOST:PORT, --num-processes P and --process-id I "
-                        f"(or $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES, $JAX_PROCESS_ID); missing {', '.join(missing)}")
-    host, _, port = coordinator.rpartition(":")
-    if not host or not port.isdigit():
-        raise UserError(f"--coordinator {coordinator!r}: expected HOST:PORT, e.g. 10.0.0.1:12345")
-    if num < 1 or not 0 <= pid < num:
-        raise UserError(f"--process-id {pid} must lie in 0 .. num_processes - 1 = {num - 1}")
-    return coordinator, num, pid
+    """(coordinator, num_processes, process_id) of a config (or the environment); None for one process."""
+    return distributed.args_from(cfg.coordinator, cfg.num_processes, cfg.process_id)
 
 
 def init_distributed(cfg: Config) -> bool:
-    """Start jax.distributed when the config asks for several processes (before anything touches a device).
-    Returns whether it runs multi-process. Idempotent."""
-    args = distributed_args(cfg)
-    if args is None:
-        return False
-    if not jax.distributed.is_initialized():
-        # Cross-process collectives on the CPU backend need an implementation (no effect on GPU/TPU devices).
-        jax.config.update("jax_cpu_collectives_implementation", "gloo")
-        coordinator, num, pid = args
-        jax.distributed.initialize(coordinator_address=coordinator, num_processes=num, process_id=pid)
-    return True
+    """Start jax.distributed when the config asks for several processes (`jbn.distributed.initialize`; a no-op
+    when `python -m jbn.train` already did, before its imports). Whether it runs multi-process."""
+    return distributed.initialize(cfg.coordinator, cfg.num_processes, cfg.process_id)
 
 
 def host_values(tree):
