@@ -126,6 +126,7 @@ class RunLogger:
         self.console = console or Console(stderr=True)
         self.runs = list(sweep.runs(cfg) if runs is None else runs)
         self.only = set(range(len(self.runs)) if only is None else only)
+        self._by_tags = {self._key(r.tags): r.index for r in self.runs}
         self.metrics_path = log_file(run_dir, "metrics", process)
         self.eval_path = log_file(run_dir, "eval", process)
         self.steps_per_update = cfg.batch_size
@@ -188,8 +189,6 @@ class RunLogger:
 
     def _index(self, row) -> int | None:
         """The index of the run a row belongs to, from its tags."""
-        if not hasattr(self, "_by_tags"):
-            self._by_tags = {self._key(r.tags): r.index for r in self.runs}
         return self._by_tags.get(self._key(row))
 
     def _writer(self, row):

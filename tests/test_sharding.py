@@ -93,20 +93,27 @@ def sharded(tmp_path_factory):
     return run_dir, err
 
 
-def test_sharded_sweep_equals_one_device(reference, sharded):
+def test_sharded_sweep_equals_one_device(tmp_path, reference, sharded):
     run_dir, err = sharded
     assert "mesh runs 4 x data 1 over 4 cpu devices (1 runs per device)" in err
     rows = _rows(run_dir)
     assert len(rows) == 4 * 8 and {r["sweep"]["lr"] for r in rows} == {0.001, 0.0003}
     _assert_same_rows(rows, _rows(reference))
     _assert_same_rows(_rows(run_dir, "eval"), _rows(reference, "eval"), fields=("return", "length", "dag_density"))
+    # its checkpoint (4 devices), evaluated here on one device: the run's own final evaluation again
+    from jbn import evaluate
+
+    out = evaluate.run_cli(evaluate.EvalArgs(run_dir=run_dir, episodes=SWEEP["eval_episodes"],
+                                             out=str(tmp_path / "e.json")))
+    final = [r for r in _rows(run_dir, "eval") if r["update"] == 8]
+    _assert_same_rows(out["rows"], final, fields=("return", "length", "dag_density"))
 
 
 def test_resume_of_a_sharded_sweep_on_another_mesh_equals_the_uninterrupted_sweep(tmp_path, reference, sharded):
     """Half the sweep on a (runs 4 x data 1) mesh, then resumed on (runs 2 x data 2): the checkpoint holds the
     whole batch and is restored into the other shardings."""
     run_dir = str(tmp_path / "run")
-    half = dict(SWEEP, total_steps=SWEEP["total_steps"] // 2)
+    half = dict(SWEEP, total_steps=SWEEP["total_steps"] // 2, eval_episodes=0)  # (evaluation: the test above)
     _train_cli(_cli_args(half) + ["--run-dir", run_dir])
     err = _train_cli(["--run-dir", run_dir, "--resume", "--total-steps", str(SWEEP["total_steps"]),
                       "--data-parallel", "2"])
