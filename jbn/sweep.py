@@ -80,6 +80,11 @@ def parse(specs: Sequence[str]) -> Axes:
     return tuple(axes)
 
 
+def swept_names(cfg) -> tuple[str, ...]:
+    """The names a config sweeps (the update reads these from the run's leaves, the others as constants)."""
+    return tuple(name for name, _ in parse(cfg.sweep))
+
+
 def canonical(axes: Axes) -> tuple[str, ...]:
     """The sweep as stored in config.json: `lr=0.0003,0.0005` whatever the spelling on the command line, so that a
     resume compares values, not spellings."""

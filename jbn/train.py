@@ -112,7 +112,18 @@ def make_train(cfg: Config, *, mesh=None) -> Trainer:
     E, T = cfg.num_envs, cfg.num_steps
     networks = list(jax.eval_shape(policy.init, jax.random.PRNGKey(0)))
     optimizer = make_optimizer(cfg, networks)
-    default_hyper = sweep.hyper_of(sweep.base_values(cfg))
+    base = sweep.base_values(cfg)
+    default_hyper = sweep.hyper_of(base)
+    # Values not swept stay Python constants of the program, as before they were leaves: XLA folds constants, so
+    # e.g. α₀ + (α₁ − α₀)·k/l_α rounds differently (1 ulp) when the α's are runtime values, and a run without a
+    # sweep must compute exactly what it did. The optimiser's lr and clipping norm are always its state leaves
+    # (bit for bit the same; tests/test_sweep.py).
+    constants = {name: v for name, v in base.items() if name not in sweep.swept_names(cfg)
+                 and name not in ("lr", "max_grad_norm")}
+
+    def read_hyper(hyper: Hyper) -> Hyper:
+        """The values the update uses: the run's leaf for a swept name, the config's constant otherwise."""
+        return hyper._replace(**constants)
     v_reset = jax.vmap(env.reset)
 
     def on_data(tree, axis: int):
@@ -168,8 +179,8 @@ def make_train(cfg: Config, *, mesh=None) -> Trainer:
 
     def learn(state: RunnerState, traj: Transition):
         """One PPO update from a rollout traj ([T, E] leaves): GAE, epochs of minibatches, metrics. Every
-        hyper-parameter it reads comes from state.hyper (array leaves: a sweep is a batch axis, not a recompile)."""
-        h = state.hyper
+        swept hyper-parameter comes from state.hyper (array leaves: a sweep is a batch axis, not a recompile)."""
+        h = read_hyper(state.hyper)
         frac = state.update.astype(jnp.float32) / cfg.num_updates
         if policy.learns_dag:
             eta = schedules.eta(frac, anneal, a=h.anneal_a, b=h.anneal_b)

@@ -16,10 +16,12 @@ Params = dict  # {"actor", "critic"[, "edge"[, "perm"]]: flax parameter trees}
 
 
 class Hyper(NamedTuple):
-    """The hyper-parameters one run reads while it trains, as float32 scalar leaves of its state ([runs] under
-    the runs vmap), so a sweep over them is one more batch axis of one compiled program instead of one compile
-    per value (`jbn.sweep`: what may be swept and how a point becomes a Hyper). Values that decide shapes or the
-    program itself (sizes, DAG mode, staircase step counts) stay in the static Config."""
+    """The hyper-parameters of one run, as float32 scalar leaves of its state ([runs] under the runs vmap), so a
+    sweep over them is one more batch axis of one compiled program instead of one compile per value (`jbn.sweep`:
+    what may be swept and how a point becomes a Hyper). The update reads a swept name from here and any other as
+    the config's constant (`train.make_train`: a run without a sweep is the program it was before); lr and
+    max_grad_norm always from here, through the optimiser's injected hyper-parameters. Values that decide shapes
+    or the program itself (sizes, DAG mode, staircase step counts) stay in the static Config."""
 
     lr: jax.Array  # Adam step size (read by the optimiser through optax.inject_hyperparams)
     max_grad_norm: jax.Array  # gradient clipping norm (likewise)
