@@ -660,6 +660,8 @@ def resume_defaults(argv: list[str]) -> Config:
     saved = {k: v for k, v in saved.items() if k not in ("coordinator", "num_processes", "process_id")}
     if "sweep" in saved:
         saved["sweep"] = tuple(saved["sweep"])
+    if any(a == "--sweep" or a.startswith("--sweep=") for a in argv):
+        saved.pop("sweep", None)  # given again: it replaces the saved one (--sweep appends to its default)
     return Config(**{**saved, "updates_per_chunk": None, "resume": True})
 
 

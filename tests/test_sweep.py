@@ -149,7 +149,7 @@ def test_sweep_point_in_a_batch_equals_that_point_alone():
 
 
 # ---------------------------------------------------------------- rows, summary, resume, plots
-def test_sweep_run_tags_rows_summarises_points_and_plots_a_line_per_point(tmp_path):
+def test_sweep_run_tags_rows_summarises_points_and_plots_a_line_per_point(tmp_path, capsys):
     run_dir = str(tmp_path / "sweep")
     cfg = Config(env="cg_2", dag="full", num_envs=2, num_steps=5, total_steps=40, num_epochs=1, num_seeds=2,
                  updates_per_chunk=2, eval_episodes=2, eval_every=0, run_dir=run_dir, tensorboard=True,
@@ -175,6 +175,11 @@ def test_sweep_run_tags_rows_summarises_points_and_plots_a_line_per_point(tmp_pa
     with pytest.raises(UserError, match=r"cannot resume .* sweep: run has"):
         train.run(dataclasses.replace(cfg, resume=True, sweep=("lr=1e-3,3e-4",)))
     train.run(dataclasses.replace(cfg, resume=True, sweep=("lr=0.001,0.0003", "ent_coef=0.0,5e-2")))
+    with pytest.raises(SystemExit) as e:  # on the command line, --sweep given again replaces the saved one
+        train.main(["--run-dir", run_dir, "--resume", "--sweep", "lr=1e-3,3e-4", "--sweep", "ent_coef=0,0.1"])
+    assert e.value.code == 2
+    assert "sweep: run has ['lr=0.001,0.0003', 'ent_coef=0.0,0.05'], now ['lr=0.001,0.0003', 'ent_coef=0.0,0.1']" in \
+        capsys.readouterr().err
 
     # jbn.evaluate on a sweep run: one row per run and combination, tagged
     from jbn import evaluate
