@@ -593,7 +593,7 @@ def _run_name(run: sweep.RunTag) -> str:
 
 def _print_header(cfg: Config, console, placement, need: int, have: int) -> None:
     schedule = f" anneal={cfg.anneal}" if cfg.dag == "context" else ""
-    if cfg.dag == "context" and cfg.anneal != "none":
+    if cfg.dag == "context" and cfg.anneal != "none" and not {"alpha0", "alpha1"} & set(sweep.swept_names(cfg)):
         a = cfg.anneal_config
         schedule += f" (α {a.alpha0:g}->{a.alpha1:g})"
     lr = "" if any(s.startswith("lr=") for s in cfg.sweep) else f"lr={cfg.lr:g} "
