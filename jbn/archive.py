@@ -26,9 +26,11 @@ from typing import Annotated
 
 import tyro
 
-# The metrics.jsonl fields jbn.plot reads (plus episodes, the count behind each episode mean).
+# The metrics.jsonl fields jbn.plot reads (plus episodes, the count behind each episode mean), and the tags that
+# group a sweep's runs (`jbn.sweep`: {"sweep": {name: value}}).
 METRIC_FIELDS = ("seed", "update", "env_steps", "episode_return", "win_rate", "episodes", "reward_per_step",
                  "dag_density", "eta", "alpha")
+SWEEP_FIELDS = ("sweep",)
 
 
 class ArchiveError(Exception):
@@ -70,9 +72,11 @@ def _write_gz(path: str, rows) -> int:
 
 def archive_run(run_dir: str, out_dir: str) -> str:
     """Write the archive of run_dir into out_dir/<name of run_dir>/ (replacing an older archive there)."""
+    from .plot import _log_files  # metrics.jsonl plus the per-process files of a multi-host run
+
     run_dir = os.path.normpath(run_dir)
-    metrics = os.path.join(run_dir, "metrics.jsonl")
-    if not os.path.isfile(metrics):
+    metrics = [p for p in _log_files(run_dir, "metrics") if not p.endswith(".gz")]
+    if not metrics:
         what = "does not exist" if not os.path.exists(run_dir) else "has no metrics.jsonl"
         raise ArchiveError(f"run dir {run_dir!r} {what}")
     dest = os.path.join(out_dir, os.path.basename(run_dir))
@@ -83,10 +87,10 @@ def archive_run(run_dir: str, out_dir: str) -> str:
         if os.path.isfile(os.path.join(run_dir, name)):
             shutil.copyfile(os.path.join(run_dir, name), os.path.join(dest, name))
     _write_gz(os.path.join(dest, "metrics.jsonl.gz"),
-              ({k: _round(r[k]) for k in METRIC_FIELDS if k in r} for r in _rows(metrics)))
-    evals = os.path.join(run_dir, "eval.jsonl")
-    if os.path.isfile(evals):
-        _write_gz(os.path.join(dest, "eval.jsonl.gz"), (_round(r) for r in _rows(evals)))
+              ({k: _round(r[k]) for k in METRIC_FIELDS + SWEEP_FIELDS if k in r} for p in metrics for r in _rows(p)))
+    evals = [p for p in _log_files(run_dir, "eval") if not p.endswith(".gz")]
+    if evals:
+        _write_gz(os.path.join(dest, "eval.jsonl.gz"), (_round(r) for p in evals for r in _rows(p)))
     return dest
 
 

@@ -8,9 +8,15 @@ the manifests: a damaged or incomplete newest checkpoint is skipped with a warni
 is used), and bytes altered in place are caught by the checksums even when the sizes are unchanged.
 
 Checkpoints are named by update count, not chunk index, so a resume is correct whatever the chunk size.
-A resume may change only the fields in RESUME_FREE (and total_steps where the schedule does not depend on
-it, see `check_resume_config`); anything the compiled program or the η/α schedule depends on is refused,
-naming the field, before anything is compiled or written.
+A resume may change only the fields in RESUME_FREE, the placement fields in PLACEMENT (and total_steps where the
+schedule does not depend on it, see `check_resume_config`); anything the compiled program or the η/α schedule
+depends on (the sweep included) is refused, naming the field, before anything is compiled or written.
+
+A checkpoint holds the whole batch of runs (seeds × sweep points). Arrays sharded over several devices are
+written by orbax shard by shard and restored into the shardings of the target, so a run saved on one mesh
+resumes on another (another --data-parallel or device count). With several processes (multi-host) every process
+calls `save` and `restore` (orbax coordinates the shards); process 0 alone writes the manifest, renames and
+prunes, between barriers; the run directory must be on a filesystem all processes share.
 """
 from __future__ import annotations
 
@@ -29,6 +35,8 @@ RESUME_FREE = frozenset(
     {"resume", "run_dir", "checkpoint", "checkpoint_every_s", "keep_checkpoints", "eval_episodes", "eval_every",
      "tensorboard", "updates_per_chunk"}
 )
+# Where the runs are placed, not what they compute: free on resume (a run may continue on other devices).
+PLACEMENT = frozenset({"data_parallel", "memory_check", "coordinator", "num_processes", "process_id"})
 MANIFEST = "manifest.json"
 
 
@@ -75,7 +83,8 @@ def check_resume_config(run_dir: str, config: dict) -> dict:
     # A field the saved config lacks (a run from before the field existed) had its default value.
     saved = {**{f.name: f.default for f in dataclasses.fields(Config)}, **saved}
     schedule_free = config.get("dag") != "context" or config.get("anneal") == "none"
-    free = RESUME_FREE | ({"total_steps"} if schedule_free else set())
+    free = RESUME_FREE | PLACEMENT | ({"total_steps"} if schedule_free else set())
+    config = json.loads(json.dumps(config))  # as config.json holds it (tuples as lists)
     diff = {k: (saved.get(k, "<absent>"), v) for k, v in config.items() if k not in free and saved.get(k, "<absent>") != v}
     if diff:
         lines = "; ".join(f"{k}: run has {a!r}, now {b!r}" for k, (a, b) in sorted(diff.items()))
@@ -119,22 +128,50 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def _processes() -> tuple[int, int]:
+    import jax
+
+    return jax.process_index(), jax.process_count()
+
+
+def _barrier(name: str) -> None:
+    """Wait for every process (a no-op with one)."""
+    if _processes()[1] > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
 def save(run_dir: str, update: int, state, keep: int) -> str:
-    """Write the state after `update` updates atomically, then keep only the `keep` newest checkpoints."""
+    """Write the state after `update` updates atomically, then keep only the `keep` newest checkpoints.
+    Multi-process: every process calls it; orbax writes each process's shards, process 0 finishes."""
+    process, count = _processes()
     base = root(run_dir)
-    os.makedirs(base, exist_ok=True)
-    tmp = os.path.join(base, f".tmp-{update}-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
+    # one temporary name for all processes (process 0's pid is not known to the others)
+    tmp = os.path.join(base, f".tmp-{update}-{os.getpid()}" if count == 1 else f".tmp-{update}-multihost")
+    if process == 0:
+        os.makedirs(base, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+    _barrier(f"jbn-ckpt-start-{update}")
     with ocp.StandardCheckpointer() as ckptr:
         ckptr.save(os.path.join(tmp, "state"), state)
         ckptr.wait_until_finished()
+    _barrier(f"jbn-ckpt-written-{update}")
+    final = os.path.join(base, str(int(update)))
+    if process == 0:
+        _finish(run_dir, base, tmp, final, update, keep)
+    _barrier(f"jbn-ckpt-done-{update}")
+    return final
+
+
+def _finish(run_dir: str, base: str, tmp: str, final: str, update: int, keep: int) -> None:
+    """Manifest, rename into place, prune: process 0's part of `save`."""
     manifest = {"update": int(update), "sha256": {rel: _sha256(os.path.join(tmp, rel)) for rel in sorted(_files(tmp))}}
     with open(os.path.join(tmp, MANIFEST), "w") as f:
         json.dump(manifest, f, indent=1)
         f.flush()
         os.fsync(f.fileno())
-    final = os.path.join(base, str(int(update)))
     if os.path.exists(final):  # the same update saved again (a finished run resumed): replace it
         shutil.rmtree(final)
     os.replace(tmp, final)
@@ -144,7 +181,6 @@ def save(run_dir: str, update: int, state, keep: int) -> str:
     for name in os.listdir(base):  # leftovers of a process killed mid-write
         if name.startswith(".tmp-") and not name.endswith(f"-{os.getpid()}"):
             shutil.rmtree(os.path.join(base, name), ignore_errors=True)
-    return final
 
 
 # ------------------------------------------------------------------------------------------- load
@@ -191,6 +227,13 @@ def find_good(run_dir: str, warn) -> list[tuple[int, str]]:
 
 
 def restore(path: str, target):
-    """The state stored at `path`, restored into the structure (shapes, dtypes) of `target`."""
+    """The state stored at `path`, restored into the structure (shapes, dtypes) and shardings of `target`
+    (arrays, or ShapeDtypeStructs: those without a sharding go to the default device, whatever mesh saved them)."""
+    import jax
+
+    def abstract(x):
+        sharding = getattr(x, "sharding", None) or jax.sharding.SingleDeviceSharding(jax.devices()[0])
+        return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
+
     with ocp.StandardCheckpointer() as ckptr:
-        return ckptr.restore(os.path.join(path, "state"), target)
+        return ckptr.restore(os.path.join(path, "state"), jax.tree.map(abstract, target))

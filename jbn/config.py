@@ -12,11 +12,14 @@ import math
 from dataclasses import dataclass
 from typing import Literal, Optional, get_args
 
+import tyro
+
 import envs_jax
 from envs_jax.registry import check_choice, sc2_names, train_names
 
 from . import schedules
 from .dag import DagMode
+from .errors import UserError  # noqa: F401  (re-exported: jbn.config.UserError)
 from .networks import Arch
 from .ppo import GradClip, Ratio
 
@@ -28,8 +31,6 @@ SC2Layout = Literal["smax", "smac"]
 SC2_LAYOUTS: tuple[str, ...] = get_args(SC2Layout)
 
 
-class UserError(ValueError):
-    """Bad input from the user (config, run directory, resume): printed as one message, exit code 2."""
 
 # Paper Table 2 / the authors' code, with rollout sizes for a vectorised trainer.
 _PRESET_VALUES = {
@@ -149,7 +150,23 @@ class Config:
     """updates between periodic evaluations, written to RUN_DIR/eval.jsonl (default: about 20 per run; 0: only
     the final one)"""
     tensorboard: bool = False
-    """also write TensorBoard event files to RUN_DIR/tb/seed_<k>"""
+    """also write TensorBoard event files to RUN_DIR/tb/seed_<k> (RUN_DIR/tb/<sweep point>/seed_<k> in a sweep)"""
+    sweep: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
+    """NAME=v1,v2,...: train every value (repeatable: the grid product of the axes, times --num-seeds, in one
+    compiled program). Sweepable: lr, max_grad_norm, clip_eps, vf_coef, ent_coef, huber_delta, gamma, gae_lambda,
+    and with --dag context and annealing alpha0, alpha1, anneal_a, anneal_b, anneal_c (the η/α schedule's
+    fractions a, b, c)"""
+    data_parallel: int = 1
+    """devices per run (the mesh's data axis): a run's envs are split over them and its gradients averaged; the
+    runs are spread over the other factor, jax.device_count() / data_parallel (the runs axis)"""
+    memory_check: bool = True
+    """refuse before compiling when the estimated memory per device exceeds the device's (an estimate)"""
+    coordinator: Optional[str] = None
+    """multi-host: HOST:PORT of process 0 (default $JAX_COORDINATOR_ADDRESS); starts jax.distributed"""
+    num_processes: Optional[int] = None
+    """multi-host: number of processes (default $JAX_NUM_PROCESSES)"""
+    process_id: Optional[int] = None
+    """multi-host: index of this process, 0 .. num_processes - 1 (default $JAX_PROCESS_ID)"""
 
     # ---- derived sizes ----
     @property
@@ -171,6 +188,18 @@ class Config:
     @property
     def anneal_config(self) -> schedules.AnnealConfig:
         return schedules.PRESETS[self.anneal]
+
+    @property
+    def num_points(self) -> int:
+        """Sweep points (1 without --sweep)."""
+        from . import sweep
+
+        return len(sweep.points(self))
+
+    @property
+    def num_runs(self) -> int:
+        """Runs trained together: sweep points × seeds (the leading axis of the train state)."""
+        return self.num_points * self.num_seeds
 
 
 def _choice(name, value, choices):
@@ -248,7 +277,17 @@ def resolve(cfg: Config) -> Config:
         check_chunking(cfg.num_updates, cfg.updates_per_chunk)
     if cfg.resume and cfg.run_dir is None:
         raise UserError("--resume needs --run-dir (the run to continue)")
-    return cfg
+    if isinstance(cfg.data_parallel, bool) or not isinstance(cfg.data_parallel, int) or cfg.data_parallel < 1:
+        raise UserError(f"data_parallel must be a positive integer, got {cfg.data_parallel!r}")
+    if cfg.num_envs % cfg.data_parallel:
+        raise UserError(f"--data-parallel {cfg.data_parallel} does not divide num_envs = {cfg.num_envs} (each "
+                        f"device of a run steps num_envs / data_parallel envs)")
+    if cfg.minibatch_size % cfg.data_parallel:
+        raise UserError(f"--data-parallel {cfg.data_parallel} does not divide the minibatch size {cfg.minibatch_size} "
+                        f"(num_envs * num_steps / num_minibatches; each device takes an equal share)")
+    from . import sweep
+
+    return dataclasses.replace(cfg, sweep=sweep.check(cfg))
 
 
 def _resolve_sc2(cfg: Config) -> Config:
@@ -271,6 +310,9 @@ def _resolve_sc2(cfg: Config) -> Config:
     if cfg.num_seeds != 1:
         raise UserError(f"num_seeds={cfg.num_seeds!r}: training on the real StarCraft II ({cfg.env}) runs one seed; "
                         "start one command per seed (--seed k)")
+    if cfg.sweep:
+        raise UserError(f"sweep={list(cfg.sweep)!r}: training on the real StarCraft II ({cfg.env}) runs one set of "
+                        "hyper-parameters; start one command per sweep point")
     if cfg.updates_per_chunk not in (None, 1):
         raise UserError(f"updates_per_chunk={cfg.updates_per_chunk!r}: on the real StarCraft II ({cfg.env}) each PPO "
                         "update follows its own host-side rollout; leave it unset (1)")

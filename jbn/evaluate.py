@@ -57,6 +57,7 @@ from envs_jax.smax import SMAXEnv
 from . import analysis
 from . import dag as dag_lib
 from .config import Config, UserError
+from .placement import host_values
 from .policy import BNPolicy
 from .ppo import active_agents
 from .rollout import act
@@ -252,12 +253,15 @@ def _ratio(num, den):
 
 @dataclass
 class Evaluator:
-    """Built by `make_evaluator`. Call it with seed-batched parameters ([S, ...] leaves):
+    """Built by `make_evaluator`. Call it with run-batched parameters ([R, ...] leaves):
 
         rows = ev(params, key, update=U, env_steps=X, first_seed=cfg.seed)
+        rows = ev(params, key, update=U, env_steps=X, seeds=[...], tags=[...])   # a sweep: each run's seed, tags
 
-    Seed k of the batch is evaluated with key fold_in(key, first_seed + k), so a seed's rows do not depend on
-    the batch it was trained in. One compiled program per number of seeds (`traces` counts the traces)."""
+    Run k of the batch is evaluated with key fold_in(key, its seed) (first_seed + k by default), so a run's rows
+    depend neither on the batch it was trained in nor on its sweep point's neighbours; tags[k] (`RunTag.tags`)
+    start its rows instead of {"seed": ...}. One compiled program per number of runs (`traces` counts the
+    traces). Parameters sharded over devices (jbn.placement) are evaluated where they lie."""
 
     policy: BNPolicy
     env: envs_jax.ArrayEnv
@@ -285,27 +289,33 @@ class Evaluator:
             self._compiled[num_seeds] = jax.jit(over_seeds(traced, num_seeds))
         return self._compiled[num_seeds]
 
-    def run(self, params, key, first_seed: Optional[int] = None) -> EvalOut:
-        """The compiled pass: EvalOut with a leading seed axis, on the device."""
+    def run(self, params, key, first_seed: Optional[int] = None, seeds: Optional[Sequence[int]] = None) -> EvalOut:
+        """The compiled pass: EvalOut with a leading runs axis, on the device(s)."""
         first_seed = self.first_seed if first_seed is None else first_seed
-        num_seeds = jax.tree.leaves(params)[0].shape[0]
-        keys = jax.vmap(jax.random.fold_in, (None, 0))(key, first_seed + jnp.arange(num_seeds))
-        return self._fn(num_seeds)(params, keys)
+        num_runs = jax.tree.leaves(params)[0].shape[0]
+        seeds = first_seed + np.arange(num_runs) if seeds is None else np.asarray(seeds)
+        # numpy keys: the same value on every process, which a multi-host program takes as replicated
+        keys = np.asarray(jax.vmap(jax.random.fold_in, (None, 0))(key, jnp.asarray(seeds)))
+        return self._fn(num_runs)(params, keys)
 
-    def __call__(self, params, key, *, update: int, env_steps: int, first_seed: Optional[int] = None) -> list[dict]:
+    def __call__(self, params, key, *, update: int, env_steps: int, first_seed: Optional[int] = None,
+                 seeds: Optional[Sequence[int]] = None, tags: Optional[Sequence[dict]] = None) -> list[dict]:
         first_seed = self.first_seed if first_seed is None else first_seed
-        out = jax.device_get(self.run(params, key, first_seed))
-        return self.rows(out, update=update, env_steps=env_steps, first_seed=first_seed)
+        out = host_values(self.run(params, key, first_seed, seeds))
+        return self.rows(out, update=update, env_steps=env_steps, first_seed=first_seed, tags=tags)
 
-    def rows(self, out: EvalOut, *, update: int, env_steps: int, first_seed: int) -> list[dict]:
-        """JSON-ready rows (see the module docstring) from a host copy of `run`'s output."""
+    def rows(self, out: EvalOut, *, update: int, env_steps: int, first_seed: int,
+             tags: Optional[Sequence[dict]] = None) -> list[dict]:
+        """JSON-ready rows (see the module docstring) from a host copy of `run`'s output; tags[s]: the keys that
+        identify run s (default {"seed": first_seed + s})."""
         if not np.all(out.finished):
             raise RuntimeError(f"evaluation: some episodes did not end within {self.env.max_steps} steps")
         stat_index = {c: k for k, c in enumerate(self.stat_combos)}
         rows = []
         for s in range(out.returns.shape[0]):
             for c, combo in enumerate(self.combos):
-                row = {"update": int(update), "env_steps": int(env_steps), "seed": first_seed + s,
+                run = dict(tags[s]) if tags is not None else {"seed": first_seed + s}
+                row = {"update": int(update), "env_steps": int(env_steps), **run,
                        "policy": combo.policy, "greedy": combo.greedy,
                        "return": _json_float(out.returns[s, c].mean()),
                        "length": _json_float(out.lengths[s, c].mean()),
@@ -458,7 +468,7 @@ def load_params(cfg: Config, path: str):
         init = trainer.init
     # Only the structure (shapes, dtypes) of the runner state, traced but neither compiled nor run (no batched
     # QR either, see train.init_seeds): orbax restores into it.
-    state = jax.eval_shape(train.over_seeds(init, cfg.num_seeds), train.seed_keys(cfg))
+    state = jax.eval_shape(train.over_seeds(init, cfg.num_runs), train.seed_keys(cfg), train.stacked_hypers(cfg))
     try:
         state = ckpt.restore(path, state)
     except Exception as e:  # noqa: BLE001 - any failure to load is the user's checkpoint not fitting the config
@@ -476,20 +486,29 @@ def print_tables(rows: Sequence[dict], has_win: bool, console) -> None:
             return "-"
         return f"{v:.3g}" if digits is None else f"{v:.{digits}f}"
 
+    from .sweep import label
+
+    point_of = lambda r: label(r.get("sweep") or {})  # noqa: E731  ('' without a sweep)
+    points = list(dict.fromkeys(point_of(r) for r in rows))  # in run order
+    swept = points != [""]
     main = Table(title="evaluation")
-    for col in ("seed", "policy", "sampling", "return") + (("win rate",) if has_win else ()) + ("length",):
-        main.add_column(col, justify="left" if col in ("policy", "sampling") else "right")
+    for col in (("sweep point",) if swept else ()) + ("seed", "policy", "sampling", "return") + \
+            (("win rate",) if has_win else ()) + ("length",):
+        main.add_column(col, justify="left" if col in ("sweep point", "policy", "sampling") else "right")
     keys = sorted({(r["policy"], r["greedy"]) for r in rows}, key=lambda k: (POLICIES.index(k[0]), k[1]))
-    for seed in sorted({r["seed"] for r in rows}):
-        for r in rows:
-            if r["seed"] == seed:
-                main.add_row(str(seed), r["policy"], "greedy" if r["greedy"] else "sampled", fmt(r["return"]),
-                             *((fmt(r["win_rate"], 2),) if has_win else ()), fmt(r["length"], 1))
-    for policy, greedy in keys:
-        rs = [r for r in rows if r["policy"] == policy and r["greedy"] == greedy]
-        mean = lambda k: _json_float(np.mean([r[k] for r in rs if r[k] is not None] or [np.nan]))  # noqa: E731
-        main.add_row("mean", policy, "greedy" if greedy else "sampled", fmt(mean("return")),
-                     *((fmt(mean("win_rate"), 2),) if has_win else ()), fmt(mean("length"), 1), style="bold")
+    for point in points:
+        at = [r for r in rows if point_of(r) == point]
+        lead = (point,) if swept else ()
+        for seed in sorted({r["seed"] for r in at}):
+            for r in at:
+                if r["seed"] == seed:
+                    main.add_row(*lead, str(seed), r["policy"], "greedy" if r["greedy"] else "sampled",
+                                 fmt(r["return"]), *((fmt(r["win_rate"], 2),) if has_win else ()), fmt(r["length"], 1))
+        for policy, greedy in keys:
+            rs = [r for r in at if r["policy"] == policy and r["greedy"] == greedy]
+            mean = lambda k: _json_float(np.mean([r[k] for r in rs if r[k] is not None] or [np.nan]))  # noqa: E731
+            main.add_row(*lead, "mean", policy, "greedy" if greedy else "sampled", fmt(mean("return")),
+                         *((fmt(mean("win_rate"), 2),) if has_win else ()), fmt(mean("length"), 1), style="bold")
     console.print(main)
 
     stat_rows = [r for r in rows if "kl_by_agent" in r]
@@ -560,8 +579,12 @@ def run_cli(args: EvalArgs, console=None) -> dict:
     console.print(f"{cfg.env} dag={cfg.dag}: checkpoint {update} ({path}){where}, {episodes} episodes per seed and "
                   f"row, evaluation seed {seed}", soft_wrap=True, highlight=False)
     if game is None:
+        from .sweep import runs as runs_of
+
+        runs = runs_of(cfg)
         ev = make_evaluator(cfg, trainer.policy, trainer.env, episodes, greedy=greedy)
-        rows = ev(params, key, update=update, env_steps=update * cfg.batch_size)
+        rows = ev(params, key, update=update, env_steps=update * cfg.batch_size, seeds=[r.seed for r in runs],
+                  tags=[r.tags for r in runs])
         has_win = trainer.env.has_win
     else:
         from .host_eval import play_on_game

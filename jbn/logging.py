@@ -8,7 +8,11 @@ On a terminal the progress is a rich bar over env steps with ETA, SPS, return, w
 when stderr is not a terminal (CI, `| tee`, a log file) it is one plain line per chunk, under 80 columns.
 metrics.jsonl rows are built from the fields of `train.Metrics` itself (nested NamedTuples flattened as
 loss_policy, ...), so a new metric needs no change here. TensorBoard event files (tensorboardX) go to
-RUN_DIR/tb/seed_<k>, one TensorBoard run per seed.
+RUN_DIR/tb/seed_<k>, one TensorBoard run per seed (RUN_DIR/tb/<sweep point>/seed_<k> in a sweep).
+
+Every row carries its run's tags (`jbn.sweep.RunTag.tags`): the seed and, in a sweep, {"sweep": {name: value}}.
+With several processes (multi-host) each writes only the runs it owns, to metrics.p<I>.jsonl / eval.p<I>.jsonl
+(process 0 to the usual names), so no two processes append to one file; `jbn.plot` reads them all.
 """
 from __future__ import annotations
 
@@ -39,17 +43,25 @@ def _json_number(v):
     return f if math.isfinite(f) else None
 
 
-def metrics_rows(metrics, first_seed: int, has_win: bool, **extra) -> list[dict]:
-    """One JSON-ready dict per seed and update of a chunk's metrics ([seeds, K] leaves); NaN -> None.
-    Envs without wins (CG, Aloha) have no win_rate field."""
+def log_file(run_dir: str, stem: str, process: int = 0) -> str:
+    """RUN_DIR/<stem>.jsonl for process 0 (and single-process runs), RUN_DIR/<stem>.p<I>.jsonl for process I."""
+    return os.path.join(run_dir, f"{stem}.jsonl" if process == 0 else f"{stem}.p{process}.jsonl")
+
+
+def metrics_rows(metrics, first_seed: int, has_win: bool, *, runs=None, only=None, **extra) -> list[dict]:
+    """One JSON-ready dict per run and update of a chunk's metrics ([runs, K] leaves); NaN -> None.
+    Envs without wins (CG, Aloha) have no win_rate field. runs: the `RunTag`s of the batch (their tags start
+    each row); without them run s is seed first_seed + s. only: the run indices to write (default all)."""
     cols = {name: np.asarray(v) for name, v in _fields(metrics)}
     if not has_win:
         cols.pop("win_rate", None)
-    num_seeds, k = cols["update"].shape
+    num_runs, k = cols["update"].shape
     rows = []
-    for s in range(num_seeds):
+    for s in range(num_runs):
+        if only is not None and s not in only:
+            continue
         for i in range(k):
-            row = {"seed": first_seed + s}
+            row = dict(runs[s].tags) if runs is not None else {"seed": first_seed + s}
             row.update({name: _json_number(a[s, i]) for name, a in cols.items()})
             rows.append({**row, **extra})
     return rows
@@ -104,27 +116,33 @@ class RunLogger:
     """Progress, metrics.jsonl, eval.jsonl and TensorBoard of one run (see the module docstring)."""
 
     def __init__(self, run_dir: str, cfg, *, has_win: bool, learns_dag: bool, start_update: int = 0,
-                 console: Console | None = None):
+                 console: Console | None = None, runs=None, only=None, process: int = 0):
+        """runs: the batch's `jbn.sweep.RunTag`s (default: those of cfg); only: the indices of the runs this
+        process writes (default all); process: this process's index (names its files)."""
+        from . import sweep
+
         self.run_dir, self.cfg = run_dir, cfg
         self.has_win, self.learns_dag = has_win, learns_dag
         self.console = console or Console(stderr=True)
-        self.metrics_path = os.path.join(run_dir, "metrics.jsonl")
-        self.eval_path = os.path.join(run_dir, "eval.jsonl")
+        self.runs = list(sweep.runs(cfg) if runs is None else runs)
+        self.only = set(range(len(self.runs)) if only is None else only)
+        self._by_tags = {self._key(r.tags): r.index for r in self.runs}
+        self.metrics_path = log_file(run_dir, "metrics", process)
+        self.eval_path = log_file(run_dir, "eval", process)
         self.steps_per_update = cfg.batch_size
         self.total_steps = cfg.num_updates * cfg.batch_size
         self.start_steps = start_update * cfg.batch_size
         self.t_start = time.monotonic()
         self.last: dict = {}
+        self.last_metrics = None  # the last chunk's metrics (every run's), for per-sweep-point summaries
         self._progress = None
         self._task = None
         self._writers = {}
         if getattr(cfg, "tensorboard", False):
             from tensorboardX import SummaryWriter
 
-            self._writers = {
-                cfg.seed + s: SummaryWriter(os.path.join(run_dir, "tb", f"seed_{cfg.seed + s}"))
-                for s in range(cfg.num_seeds)
-            }
+            self._writers = {r.index: SummaryWriter(os.path.join(run_dir, "tb", r.name))
+                             for r in self.runs if r.index in self.only}
 
     # ---- context
     def __enter__(self):
@@ -165,20 +183,33 @@ class RunLogger:
             parts.append(f"η {s['eta']:.2f} α {s['alpha']:.2f}")
         return " ".join(parts)
 
+    @staticmethod
+    def _key(tags: dict):
+        return tags.get("seed"), tuple(sorted((tags.get("sweep") or {}).items()))
+
+    def _index(self, row) -> int | None:
+        """The index of the run a row belongs to, from its tags."""
+        return self._by_tags.get(self._key(row))
+
+    def _writer(self, row):
+        """The TensorBoard writer of the run a row belongs to (None without TensorBoard)."""
+        return self._writers.get(self._index(row)) if self._writers else None
+
     def chunk(self, metrics, seconds: float) -> dict:
-        """Log one chunk's metrics ([seeds, K] leaves) that took `seconds`; returns its summary."""
-        steps = np.asarray(metrics.update).shape[1] * self.steps_per_update * self.cfg.num_seeds
-        sps = steps / max(seconds, 1e-9)
-        rows = metrics_rows(metrics, self.cfg.seed, self.has_win, sps=sps)
+        """Log one chunk's metrics ([runs, K] leaves, every run's) that took `seconds`; returns its summary."""
+        num_runs, k = np.asarray(metrics.update).shape
+        sps = k * self.steps_per_update * num_runs / max(seconds, 1e-9)
+        rows = metrics_rows(metrics, self.cfg.seed, self.has_win, runs=self.runs, only=self.only, sps=sps)
         append_jsonl(self.metrics_path, rows)
         for row in rows:
-            w = self._writers.get(row["seed"])
+            w = self._writer(row)
             if w is not None:
                 for k, v in row.items():
-                    if k not in ("seed", "update", "env_steps") and v is not None:
+                    if k not in ("seed", "sweep", "update", "env_steps") and v is not None:
                         w.add_scalar(f"train/{k}", v, row["env_steps"])
         s = chunk_summary(metrics, self.has_win)
         self.last = {**s, "sps": sps}
+        self.last_metrics = metrics
         stats = f"{_short(sps)} sps " + self.stats_text(s)
         if self._progress is not None:
             self._progress.update(self._task, completed=s["env_steps"], stats=stats)
@@ -193,12 +224,14 @@ class RunLogger:
 
     # ---- evaluations
     def evaluation(self, rows: list[dict]) -> None:
-        """Append evaluation rows (jbn.evaluate) to eval.jsonl and TensorBoard; print a one-line digest."""
+        """Append the evaluation rows (jbn.evaluate; every run's) of this process's runs to eval.jsonl and
+        TensorBoard; print a one-line digest over all runs."""
         if not rows:
             return
-        append_jsonl(self.eval_path, rows)
-        for row in rows:
-            w = self._writers.get(row.get("seed"))
+        mine = [row for row in rows if self._index(row) in self.only]
+        append_jsonl(self.eval_path, mine)
+        for row in mine:
+            w = self._writer(row)
             if w is None:
                 continue
             tag = f"eval/{row.get('policy', 'joint')}_{'greedy' if row.get('greedy') else 'sampled'}"
@@ -208,7 +241,7 @@ class RunLogger:
         self.print(self.eval_digest(rows))
 
     def eval_digest(self, rows: list[dict]) -> str:
-        """'eval @1.2M joint 1.93/0.97 dec 1.90/0.95' : mean over seeds of sampled return[/win rate]."""
+        """'eval @1.2M joint 1.93/0.97 dec 1.90/0.95' : mean over runs of sampled return[/win rate]."""
         out = [f"eval @{_short(rows[0]['env_steps'])}"]
         for policy, name in (("joint", "joint"), ("decentralized", "dec")):
             sel = [r for r in rows if r.get("policy") == policy and not r.get("greedy")]

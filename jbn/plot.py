@@ -20,6 +20,10 @@ into DIR one PNG per figure and beside it a CSV (`panel,series,x,mean,se,n`) wit
 The analyses come from the joint, sampled rows of eval.jsonl. A figure whose data no run has is skipped with
 one printed line. Every line is the mean over seeds, the band ± one standard error (std(ddof=1)/√n).
 
+A sweep (`python -m jbn.train --sweep ...`) is one run directory whose rows carry {"sweep": {name: value}}: each
+sweep point becomes its own line, labelled like `cg_2 full lr=5e-4 ent_coef=0.01`, the mean ± s.e. over its seeds.
+The logs of a multi-host run (metrics.p<I>.jsonl, eval.p<I>.jsonl beside metrics.jsonl) are read together.
+
 Seeds are aligned on equal env_steps (per seed): a point is drawn only where every seed of the run logged one
 (a seed cut short by a torn last chunk does not make the mean jump); a null there (no episode ended, an
 undefined ratio) drops that seed out of the point, and `n` in the CSV counts the seeds that remain (no value:
@@ -117,6 +121,49 @@ class Run:
         return any(isinstance(r.get("alpha"), (int, float)) and r["alpha"] > 0 for r in self.metrics)
 
 
+def format_value(v: float) -> str:
+    """Short and exact enough for a legend: 0.0005 -> 5e-4, 0.05 -> 0.05, 1.0 -> 1."""
+    if v != 0 and (abs(v) < 1e-2 or abs(v) >= 1e4):
+        mantissa, exponent = f"{v:.6e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    return f"{v:.6g}"
+
+
+def point_label(point: dict, sep: str = " ") -> str:
+    """A sweep point as 'lr=5e-4 alpha0=0.1' ('' for the point of a run without a sweep)."""
+    return sep.join(f"{name}={format_value(v)}" for name, v in point.items())
+
+
+def _point_key(row: dict) -> tuple:
+    return tuple((row.get("sweep") or {}).items())
+
+
+def split_sweep(run: Run) -> list[Run]:
+    """A run directory of a sweep as one Run per sweep point (in the order of its rows; labels gain the point);
+    a run without a sweep as itself."""
+    keys = list(dict.fromkeys(_point_key(r) for r in run.metrics))
+    if keys == [()]:
+        return [run]
+    return [dataclasses.replace(run, label=f"{run.label} {point_label(dict(key))}",
+                                metrics=[r for r in run.metrics if _point_key(r) == key],
+                                evals=[r for r in run.evals if _point_key(r) == key]) for key in keys]
+
+
+def _log_files(path: str, stem: str) -> list[str]:
+    """RUN_DIR/<stem>.jsonl and, from a multi-host run, RUN_DIR/<stem>.p<I>.jsonl (process order); an archived run
+    (`python -m jbn.archive`) has the single gzipped RUN_DIR/<stem>.jsonl.gz instead."""
+    import glob
+    import re
+
+    extra = [p for p in glob.glob(os.path.join(path, f"{stem}.p*.jsonl"))
+             if re.fullmatch(rf"{stem}\.p\d+\.jsonl", os.path.basename(p))]
+    extra.sort(key=lambda p: int(os.path.basename(p)[len(stem) + 2:-len(".jsonl")]))
+    main = os.path.join(path, f"{stem}.jsonl")
+    if not os.path.isfile(main) and not extra and os.path.isfile(main + ".gz"):
+        return [main + ".gz"]
+    return ([main] if os.path.isfile(main) else []) + extra
+
+
 def default_label(config: dict, fallback: str) -> str:
     """'<env> <dag>', plus the annealing schedule for a context run that anneals; `fallback` without a config."""
     env, dag = config.get("env"), config.get("dag")
@@ -129,21 +176,13 @@ def default_label(config: dict, fallback: str) -> str:
     return label
 
 
-def _log_file(run_dir: str, name: str) -> Optional[str]:
-    """run_dir/name, or its gzipped copy name.gz (an archived run, `python -m jbn.archive`); None if neither."""
-    for candidate in (name, name + ".gz"):
-        if os.path.isfile(os.path.join(run_dir, candidate)):
-            return os.path.join(run_dir, candidate)
-    return None
-
-
 def load_run(path: str, label: Optional[str] = None) -> Run:
     """Read a run directory. Raises PlotError when it or its metrics.jsonl is missing or holds no row."""
     if not os.path.isdir(path):
         what = "is not a directory" if os.path.exists(path) else "does not exist"
         raise PlotError(f"run dir {path!r} {what}")
-    metrics_path = _log_file(path, "metrics.jsonl")
-    if metrics_path is None:
+    metrics_paths = _log_files(path, "metrics")
+    if not metrics_paths:
         raise PlotError(f"run dir {path!r} has no metrics.jsonl")
     notes = []
     config_path = os.path.join(path, "config.json")
@@ -158,17 +197,15 @@ def load_run(path: str, label: Optional[str] = None) -> Run:
             raise PlotError(f"{config_path}: not a JSON object")
     else:
         notes.append(f"note: {path}: no config.json; labelled by its directory name")
-    metrics, skipped = read_jsonl(metrics_path)
-    if skipped:
-        notes.append(f"note: {metrics_path}: skipped {skipped} unreadable line(s)")
+    metrics, evals = [], []
+    for rows, paths in ((metrics, metrics_paths), (evals, _log_files(path, "eval"))):
+        for file in paths:
+            read, skipped = read_jsonl(file)
+            rows.extend(read)
+            if skipped:
+                notes.append(f"note: {file}: skipped {skipped} unreadable line(s)")
     if not metrics:
-        raise PlotError(f"{metrics_path} holds no readable row")
-    evals = []
-    eval_path = _log_file(path, "eval.jsonl")
-    if eval_path is not None:
-        evals, skipped = read_jsonl(eval_path)
-        if skipped:
-            notes.append(f"note: {eval_path}: skipped {skipped} unreadable line(s)")
+        raise PlotError(f"{metrics_paths[0]} holds no readable row")
     fallback = os.path.basename(os.path.normpath(path))
     return Run(path=path, config=config, metrics=metrics, evals=evals,
                label=label if label is not None else default_label(config, fallback), notes=tuple(notes))
@@ -435,6 +472,7 @@ def make_figures(run_dirs: Sequence[str], out: str, metric: Optional[Metric] = N
             echo(note)
         if metric == "win_rate" and not run.has_win_rate:
             echo(f"note: {run.label}: no win_rate in metrics.jsonl; left out of learning_curves.png")
+    runs = [point for run in runs for point in split_sweep(run)]  # a sweep: one line per point
 
     have_evals = any(run.evals for run in runs)
     figures = [

@@ -21,6 +21,10 @@ boundary in exact arithmetic counts as having reached it despite float32 roundin
 
 ``enabled=False`` turns the regulariser off: α = 0 for all f. η is then irrelevant (the penalty is
 zero); it is reported as 1, its pre-annealing value.
+
+The fractions a, b, c and the weights α₀, α₁ may also be passed as jax arrays (`eta(f, cfg, a=..., b=...)`,
+the trainer passes its `Hyper` leaves), so that a sweep over them runs in one compiled program; the step
+counts and `enabled` stay static.
 """
 
 from __future__ import annotations
@@ -79,37 +83,53 @@ PRESETS: dict[str, AnnealConfig] = {
 }
 
 
-def _completed_steps(f: jnp.ndarray, start: float, end: float, num_steps: int) -> jnp.ndarray:
-    """Number of completed sub-intervals of [start, end] split into num_steps, as float32 in [0, num_steps]."""
+def _completed_steps(f: jnp.ndarray, start, end, num_steps: int) -> jnp.ndarray:
+    """Number of completed sub-intervals of [start, end] split into num_steps, as float32 in [0, num_steps].
+    start, end: Python floats or float32 arrays (swept values)."""
     f = jnp.asarray(f, jnp.float32)
-    if end <= start:  # empty interval: the whole staircase is taken at `start`
-        return jnp.where(f >= start, jnp.float32(num_steps), jnp.float32(0.0))
-    x = (f - start) * (num_steps / (end - start))
-    return jnp.clip(jnp.floor(x + _BOUNDARY_TOL), 0.0, float(num_steps))
+    taken_at_start = jnp.where(f >= start, jnp.float32(num_steps), jnp.float32(0.0))
+    if isinstance(start, (int, float)) and isinstance(end, (int, float)):
+        if end <= start:  # empty interval: the whole staircase is taken at `start`
+            return taken_at_start
+        x = (f - start) * (num_steps / (end - start))
+        return jnp.clip(jnp.floor(x + _BOUNDARY_TOL), 0.0, float(num_steps))
+    width = end - start
+    x = (f - start) * (num_steps / jnp.where(width > 0, width, 1.0))
+    staircase = jnp.clip(jnp.floor(x + _BOUNDARY_TOL), 0.0, float(num_steps))
+    return jnp.where(width > 0, staircase, taken_at_start)
 
 
-def eta(f, cfg: AnnealConfig) -> jnp.ndarray:
+def _values(cfg: AnnealConfig, overrides: dict) -> dict:
+    unknown = set(overrides) - {"a", "b", "c", "alpha0", "alpha1"}
+    if unknown:
+        raise TypeError(f"unknown schedule value(s) {sorted(unknown)}; give a, b, c, alpha0 or alpha1")
+    return {k: overrides.get(k, getattr(cfg, k)) for k in ("a", "b", "c", "alpha0", "alpha1")}
+
+
+def eta(f, cfg: AnnealConfig, **values) -> jnp.ndarray:
     """Density threshold η(f). f: progress in [0, 1], any shape. Returns float32, same shape.
 
     1 for f < a + (b − a)/l_eta, 1 − k/l_eta after k completed steps, 0 for f >= b (see module doc).
-    Disabled config: 1 everywhere (irrelevant, α = 0).
+    Disabled config: 1 everywhere (irrelevant, α = 0). values: a, b (floats or arrays) in place of cfg's.
     """
     f = jnp.asarray(f, jnp.float32)
     if not cfg.enabled:
         return jnp.ones_like(f)
-    k = _completed_steps(f, cfg.a, cfg.b, cfg.l_eta)
+    v = _values(cfg, values)
+    k = _completed_steps(f, v["a"], v["b"], cfg.l_eta)
     # Clipped: under jit XLA may turn k / l into k * (1 / l), leaving -6e-8 instead of 0 at the end.
     return jnp.clip(1.0 - k / cfg.l_eta, 0.0, 1.0)
 
 
-def alpha(f, cfg: AnnealConfig) -> jnp.ndarray:
+def alpha(f, cfg: AnnealConfig, **values) -> jnp.ndarray:
     """Regulariser weight α(f). f: progress in [0, 1], any shape. Returns float32, same shape.
 
     α₀ for f < b + (c − b)/l_alpha, α₀ + (α₁ − α₀)·k/l_alpha after k completed steps, α₁ for f >= c.
-    Disabled config: 0 everywhere.
+    Disabled config: 0 everywhere. values: b, c, alpha0, alpha1 (floats or arrays) in place of cfg's.
     """
     f = jnp.asarray(f, jnp.float32)
     if not cfg.enabled:
         return jnp.zeros_like(f)
-    k = _completed_steps(f, cfg.b, cfg.c, cfg.l_alpha)
-    return cfg.alpha0 + (cfg.alpha1 - cfg.alpha0) * (k / cfg.l_alpha)
+    v = _values(cfg, values)
+    k = _completed_steps(f, v["b"], v["c"], cfg.l_alpha)
+    return v["alpha0"] + (v["alpha1"] - v["alpha0"]) * (k / cfg.l_alpha)

@@ -15,6 +15,29 @@ from .ppo import ValueNorm
 Params = dict  # {"actor", "critic"[, "edge"[, "perm"]]: flax parameter trees}
 
 
+class Hyper(NamedTuple):
+    """The hyper-parameters of one run, as float32 scalar leaves of its state ([runs] under the runs vmap), so a
+    sweep over them is one more batch axis of one compiled program instead of one compile per value (`jbn.sweep`:
+    what may be swept and how a point becomes a Hyper). The update reads a swept name from here and any other as
+    the config's constant (`train.make_train`: a run without a sweep is the program it was before); lr and
+    max_grad_norm always from here, through the optimiser's injected hyper-parameters. Values that decide shapes
+    or the program itself (sizes, DAG mode, staircase step counts) stay in the static Config."""
+
+    lr: jax.Array  # Adam step size (read by the optimiser through optax.inject_hyperparams)
+    max_grad_norm: jax.Array  # gradient clipping norm (likewise)
+    clip_eps: jax.Array  # PPO ratio and value clipping ε
+    vf_coef: jax.Array
+    ent_coef: jax.Array
+    huber_delta: jax.Array
+    gamma: jax.Array
+    gae_lambda: jax.Array
+    alpha0: jax.Array  # density-penalty weight before the α ramp (jbn.schedules)
+    alpha1: jax.Array  # ... and after it
+    anneal_a: jax.Array  # η starts to fall at this fraction of training
+    anneal_b: jax.Array  # η reaches 0 and α starts to rise
+    anneal_c: jax.Array  # α reaches α₁
+
+
 class Transition(NamedTuple):
     """One rollout step of E envs; stacked over time to [T, E, ...] by lax.scan."""
 
@@ -61,3 +84,4 @@ class RunnerState:
     timestep: TimeStep  # [E], the observation to act on
     key: jax.Array
     update: jax.Array  # int32 [] updates done so far
+    hyper: Hyper  # this run's hyper-parameters (float32 scalars; constant during training)

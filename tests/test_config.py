@@ -56,6 +56,8 @@ def test_bad_sc2_input_names_the_value_and_the_choices():
         resolve(Config(env="sc2_3m", num_seeds=4))
     with pytest.raises(UserError, match="updates_per_chunk=5: .* leave it unset"):
         resolve(Config(env="sc2_3m", updates_per_chunk=5))
+    with pytest.raises(UserError, match="sweep=\\['lr=1e-3,3e-4'\\]: training on the real StarCraft II"):
+        resolve(Config(env="sc2_3m", sweep=("lr=1e-3,3e-4",)))
 
 
 def test_cli_accepts_sc2_and_rejects_bad_names_before_anything_runs(tmp_path, monkeypatch, capsys):
