@@ -498,3 +498,17 @@ def test_cli_writes_results_json_and_plot(tmp_path):
         assert r["poa_stderr"][-1] == pytest.approx(np.std(r["final_poa"], ddof=1) / np.sqrt(3))
         assert r["v_opt"] == pytest.approx(T.coordination_game(2).v_opt)
     assert fig.stat().st_size > 10_000
+
+
+def test_replot_draws_a_saved_results_file_and_refuses_other_files(tmp_path, capsys):
+    from jbn.tabular import replot
+
+    records = [{"n_agents": 2, "dag": d, "iters": [0, 10], "poa_mean": [0.5, 0.9], "poa_stderr": [0.0, 0.01],
+                "nash_gap_mean": [1.0, 0.1], "nash_gap_stderr": [0.0, 0.01]} for d in ("none", "full")]
+    (tmp_path / "r.json").write_text(json.dumps(records))
+    replot.main([str(tmp_path / "r.json"), str(tmp_path / "f.png")])
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "bad.json").write_text('{"not": "records"}')
+    with pytest.raises(SystemExit) as e:
+        replot.main([str(tmp_path / "bad.json"), str(tmp_path / "g.png")])
+    assert e.value.code == 2 and "bad.json" in capsys.readouterr().err

@@ -1,4 +1,7 @@
-"""Figure 3: POA and Nash-gap curves from the records of `cli.summarise` (matplotlib, imported on use)."""
+"""Figure 3: POA and Nash-gap curves from the records of `cli.summarise` (matplotlib, imported on use).
+
+`python -m jbn.tabular.replot RESULTS.json OUT.png` redraws a figure from a saved results file.
+"""
 
 from __future__ import annotations
 
@@ -38,3 +41,4 @@ def plot_fig3(records: Sequence[dict], path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
