@@ -74,7 +74,9 @@ def initialize(coordinator: Optional[str] = None, num_processes: Optional[int] =
     return True
 
 
-def _flag_value(argv: Sequence[str], flag: str) -> Optional[str]:
+def flag_value(argv: Sequence[str], flag: str) -> Optional[str]:
+    """The value of `--flag V`, `--flag=V` (or the underscore spelling `--fl_ag`) in argv; None when absent. Read
+    before tyro parses the command line (multi-host start-up, the saved config of `--resume`)."""
     for i, a in enumerate(argv):
         for f in (flag, "--" + flag[2:].replace("-", "_")):
             if a == f and i + 1 < len(argv):
@@ -86,7 +88,7 @@ def _flag_value(argv: Sequence[str], flag: str) -> Optional[str]:
 
 def initialize_from_argv(argv: Sequence[str]) -> bool:
     """`initialize` from a `python -m jbn.train` command line (its three flags; the rest is not looked at)."""
-    coordinator, num, pid = (_flag_value(argv, f) for f in FLAGS)
+    coordinator, num, pid = (flag_value(argv, f) for f in FLAGS)
 
     def integer(flag, text):
         if text is None:

@@ -38,6 +38,7 @@ from . import dag as dag_lib
 from . import placement as place
 from . import ppo, schedules, sweep
 from .config import Config, UserError, check_chunking, resolve
+from .distributed import flag_value
 from .policy import BNPolicy
 from .rollout import act_and_step
 from .types import Batch, Hyper, RunnerState, Transition
@@ -667,20 +668,10 @@ def _sweep_summary(cfg: Config, eval_rows: list[dict], has_win: bool, metrics, c
     return out
 
 
-def _arg_value(argv: list[str], flag: str):
-    for i, a in enumerate(argv):
-        for f in (flag, flag.replace("-", "_").replace("__", "--", 1)):
-            if a == f and i + 1 < len(argv):
-                return argv[i + 1]
-            if a.startswith(f + "="):
-                return a[len(f) + 1:]
-    return None
-
-
 def resume_defaults(argv: list[str]) -> Config:
     """With --resume, the saved config of --run-dir is the default of every field not given on the command line,
     so `python -m jbn.train --run-dir R --resume` is the whole resume command."""
-    run_dir = _arg_value(argv, "--run-dir")
+    run_dir = flag_value(argv, "--run-dir")
     if "--resume" not in argv or run_dir is None:
         return Config()
     saved = ckpt.saved_config(run_dir, "--resume: ")
