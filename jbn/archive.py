@@ -48,18 +48,6 @@ def _round(value):
     return value
 
 
-def _rows(path: str):
-    """The JSON objects of a .jsonl file; unreadable lines (a write cut short by a kill) are skipped."""
-    with open(path) as f:
-        for line in f:
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(row, dict):
-                yield row
-
-
 def _write_gz(path: str, rows) -> int:
     """rows as JSON lines into a gzip file with no time stamp in its header; returns the number of rows."""
     n = 0
@@ -72,7 +60,7 @@ def _write_gz(path: str, rows) -> int:
 
 def archive_run(run_dir: str, out_dir: str) -> str:
     """Write the archive of run_dir into out_dir/<name of run_dir>/ (replacing an older archive there)."""
-    from .plot import _log_files  # metrics.jsonl plus the per-process files of a multi-host run
+    from .plot import _log_files, read_jsonl  # _log_files: metrics.jsonl plus a multi-host run's per-process files
 
     run_dir = os.path.normpath(run_dir)
     metrics = [p for p in _log_files(run_dir, "metrics") if not p.endswith(".gz")]
@@ -87,10 +75,10 @@ def archive_run(run_dir: str, out_dir: str) -> str:
         if os.path.isfile(os.path.join(run_dir, name)):
             shutil.copyfile(os.path.join(run_dir, name), os.path.join(dest, name))
     _write_gz(os.path.join(dest, "metrics.jsonl.gz"),
-              ({k: _round(r[k]) for k in METRIC_FIELDS + SWEEP_FIELDS if k in r} for p in metrics for r in _rows(p)))
+              ({k: _round(r[k]) for k in METRIC_FIELDS + SWEEP_FIELDS if k in r} for p in metrics for r in read_jsonl(p)[0]))
     evals = [p for p in _log_files(run_dir, "eval") if not p.endswith(".gz")]
     if evals:
-        _write_gz(os.path.join(dest, "eval.jsonl.gz"), (_round(r) for p in evals for r in _rows(p)))
+        _write_gz(os.path.join(dest, "eval.jsonl.gz"), (_round(r) for p in evals for r in read_jsonl(p)[0]))
     return dest
 
 
