@@ -9,6 +9,7 @@ one minibatch, as bench/train_throughput.py runs it), the best of `--repeats` ti
     full                    the actor alone (fixed DAG)
     context, order fixed    + edge net and straight-through Gumbel-Softmax edges (Π = I)
     context, learned order  + permutation net, Gumbel-Sinkhorn (gradient) and the exact assignment
+    ..., L=K                the same with K Sinkhorn iterations (--sinkhorn-iters 20 K ...)
     Sinkhorn gradient       the Gumbel-Sinkhorn iterations alone, forward + backward, [B, N, N]
     exact assignment        the max-weight assignment alone, [B, N, N]
   rollout (T = 128 batched steps of E = 64 envs sampling joint actions; no env step):
@@ -36,11 +37,13 @@ def _compiled(fn, *args):
     return lambda: f(*args)
 
 
-def pieces(env_name: str, batch: int, num_envs: int = 64, num_steps: int = 128) -> dict:
+def pieces(env_name: str, batch: int, num_envs: int = 64, num_steps: int = 128, sinkhorn_iters=(20,)) -> dict:
     """name -> a compiled zero-argument callable."""
     out = {}
-    for label, mode, over in (("full", "full", {}), ("context, order fixed", "context", dict(learn_order=False)),
-                              ("context, learned order", "context", {})):
+    variants = [("full", "full", {}), ("context, order fixed", "context", dict(learn_order=False)),
+                ("context, learned order", "context", dict(sinkhorn_iters=sinkhorn_iters[0]))]
+    variants += [(f"context, learned order, L={k}", "context", dict(sinkhorn_iters=k)) for k in sinkhorn_iters[1:]]
+    for label, mode, over in variants:
         cfg = resolve(Config(env=env_name, dag=mode, num_envs=num_envs, num_steps=num_steps, eval_episodes=0,
                              checkpoint=False, **over))
         trainer = train.make_train(cfg)
@@ -58,7 +61,7 @@ def pieces(env_name: str, batch: int, num_envs: int = 64, num_steps: int = 128) 
             return logp.sum() + ent.sum() + g.sum()
 
         out[f"update: {label}"] = _compiled(jax.grad(loss), state.params, noise)
-        if label == "context, order fixed":
+        if label == "context, order fixed" or "L=" in label:
             continue
 
         def sampling(params, key):
@@ -84,13 +87,16 @@ def main():
     p.add_argument("--env", nargs="+", default=["aloha_10", "cg_5"])
     p.add_argument("--batch", type=int, default=8192, help="minibatch size B of the update pieces")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--sinkhorn-iters", type=int, nargs="+", default=[20],
+                   help="Sinkhorn iterations L of the learned-order update; the first is the main one, the others "
+                        "add an update piece each")
     args = p.parse_args()
     print(f"# {platform.machine()} {jax.devices()[0].device_kind}, jax {jax.__version__}, B={args.batch}, "
           f"best of {args.repeats} interleaved repeats")
     print("| env | piece | ms |")
     print("|---|---|---|")
     for env_name in args.env:
-        progs = pieces(env_name, args.batch)
+        progs = pieces(env_name, args.batch, sinkhorn_iters=args.sinkhorn_iters)
         for fn in progs.values():
             jax.block_until_ready(fn())
         best = {k: float("inf") for k in progs}

@@ -124,6 +124,10 @@ class Config:
     learn_order: Optional[bool] = None
     """context mode: learn the topological order Π (else Π = I, the paper's SMAC setting)"""
     deepset_edges: Optional[bool] = None
+    sinkhorn_iters: int = 20
+    """context mode with a learned order: Gumbel-Sinkhorn iterations L behind the permutation's straight-through
+    gradient (the paper: 20). Only the PPO update runs them (sampling takes the exact assignment alone), so L
+    changes the estimator, not the sampled orders; fewer is faster (docs/reproduction.md, "Sinkhorn iterations")"""
     mask_invisible_parents: Optional[bool] = None
     """SMAX: a parent the child cannot see contributes zeros (the authors' code)"""
     parent_obs: Optional[bool] = None
@@ -232,7 +236,7 @@ def resolve(cfg: Config) -> Config:
     _choice("arch", cfg.arch, get_args(Arch))
     _choice("anneal", cfg.anneal, get_args(Anneal))
     for name in ("num_seeds", "total_steps", "num_envs", "num_steps", "num_epochs", "num_minibatches", "hidden",
-                 "keep_checkpoints"):
+                 "keep_checkpoints", "sinkhorn_iters"):
         v = getattr(cfg, name)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise UserError(f"{name} must be a positive integer, got {v!r}")

@@ -84,6 +84,7 @@ def make_policy(cfg: Config, env: envs_jax.ArrayEnv) -> BNPolicy:
         deepset_edges=cfg.deepset_edges,
         mask_invisible_parents=cfg.mask_invisible_parents,
         parent_obs=cfg.parent_obs,
+        sinkhorn_iters=cfg.sinkhorn_iters,
     )
 
 

@@ -86,3 +86,12 @@ def test_resume_of_a_run_from_before_sc2_layout(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(saved))
     with pytest.raises(UserError, match="sc2_layout: run has 'smac', now None"):
         ckpt.check_resume_config(str(tmp_path), dataclasses.asdict(cfg))
+
+
+def test_sinkhorn_iterations_reach_the_policy_and_bad_values_are_refused():
+    cfg = resolve(Config(env="cg_2", dag="context", sinkhorn_iters=5))
+    assert train.make_policy(cfg, train.make_env(cfg)).sinkhorn_iters == 5
+    assert resolve(Config(env="cg_2")).sinkhorn_iters == 20  # the paper's L
+    for bad in (0, -3, 2.5):
+        with pytest.raises(UserError, match=f"sinkhorn_iters must be a positive integer, got {bad!r}"):
+            resolve(Config(env="cg_2", sinkhorn_iters=bad))
