@@ -5,7 +5,7 @@
 For each (env, E): the raw env rollout (random actions) and one compiled update chunk per DAG mode are
 compiled first; then, for each of `--rounds` rounds, every program is timed once in turn (interleaved,
 so a slow patch of a shared machine hits all of them alike). Reported: the best time of each program and
-the median over rounds of the per-round ratios (train / raw, mode / none). Also where the time goes: the
+the median over rounds of the per-round ratios (train / raw, mode / none, mode / full). Also where the time goes: the
 rollout alone (env step + joint-action sampling + critic, no update) per mode. Compile = one chunk,
 `.lower().compile()`. The chunk is what `python -m jbn.train` runs (`train.over_seeds`, one seed).
 """
@@ -67,15 +67,29 @@ def build_mode(env_name, dag, num_envs, num_steps, updates, **over):
     )
 
 
-def bench_env(env_name, dags, num_envs, num_steps, updates, rounds, warmup=True):
+def _modes(dags, sinkhorn_iters):
+    """(label, dag, config overrides): context once per Sinkhorn iteration count L ('context' for the first, then
+    'context L=K')."""
+    out = []
+    for dag in dags:
+        if dag != "context":
+            out.append((dag, dag, {}))
+            continue
+        for i, k in enumerate(sinkhorn_iters):
+            out.append(("context" if i == 0 else f"context L={k}", dag, dict(sinkhorn_iters=k)))
+    return out
+
+
+def bench_env(env_name, dags, num_envs, num_steps, updates, rounds, warmup=True, sinkhorn_iters=(20,)):
     env = envs_jax.ArrayEnv(envs_jax.make(env_name))
     raw_fn = make_rollout(env, num_envs, num_steps).lower(jax.random.PRNGKey(0)).compile()
     progs = {"raw": lambda: raw_fn(jax.random.PRNGKey(1))}
     info = {}
-    for dag in dags:
-        m = build_mode(env_name, dag, num_envs, num_steps, updates)
-        progs[dag], progs[dag + "/rollout"] = m["chunk"], m["rollout"]
-        info[dag] = m
+    modes = _modes(dags, sinkhorn_iters)
+    for label, dag, over in modes:
+        m = build_mode(env_name, dag, num_envs, num_steps, updates, **over)
+        progs[label], progs[label + "/rollout"] = m["chunk"], m["rollout"]
+        info[label] = m
     if warmup:
         for fn in progs.values():
             jax.block_until_ready(fn())
@@ -85,14 +99,19 @@ def bench_env(env_name, dags, num_envs, num_steps, updates, rounds, warmup=True)
             times[k].append(_once(fn))
     steps = num_envs * num_steps
     rows = []
-    for dag in dags:
+
+    def ratio(base, dag):
+        if base not in times:
+            return float("nan")
+        return statistics.median(times[base][r] / times[dag][r] for r in range(rounds))
+
+    for dag, _, _ in modes:
         per_update = [t / updates for t in times[dag]]
         rows.append(dict(
             env=env_name, N=info[dag]["N"], E=num_envs, mode=dag,
             raw_sps=steps / min(times["raw"]), train_sps=steps / min(per_update),
             train_over_raw=statistics.median(times["raw"][r] / per_update[r] for r in range(rounds)),
-            over_none=(statistics.median(times["none"][r] / times[dag][r] for r in range(rounds))
-                       if "none" in dags else float("nan")),
+            over_none=ratio("none", dag), over_full=ratio("full", dag),
             rollout_s=min(times[dag + "/rollout"]), update_s=min(per_update), env_s=min(times["raw"]),
             compile_s=info[dag]["compile_s"],
         ))
@@ -108,16 +127,20 @@ def main():
     p.add_argument("--updates", type=int, default=2, help="PPO updates per timed chunk")
     p.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median of ratios)")
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed first call (for very large E)")
+    p.add_argument("--sinkhorn-iters", nargs="+", type=int, default=[20],
+                   help="context mode: one program per Sinkhorn iteration count L (rows 'context', 'context L=K')")
     args = p.parse_args()
     print(f"# {platform.machine()} {jax.devices()[0].device_kind} ({len(jax.devices())} device), jax {jax.__version__}, "
           f"T={args.num_steps}, {args.updates} updates per chunk, {args.rounds} rounds")
-    print("| env | N | E | mode | raw env sps | train sps | train/raw | vs none | rollout s | update s | env-only s | compile s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| env | N | E | mode | raw env sps | train sps | train/raw | vs none | vs full | rollout s | update s | env-only s "
+          "| compile s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for env_name in args.env:
         for e in args.num_envs:
-            for r in bench_env(env_name, args.dags, e, args.num_steps, args.updates, args.rounds, not args.no_warmup):
+            for r in bench_env(env_name, args.dags, e, args.num_steps, args.updates, args.rounds, not args.no_warmup,
+                               args.sinkhorn_iters):
                 print(f"| {r['env']} | {r['N']} | {r['E']} | {r['mode']} | {r['raw_sps']:,.0f} | {r['train_sps']:,.0f} | "
-                      f"{r['train_over_raw']:.2f} | {r['over_none']:.2f} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | "
+                      f"{r['train_over_raw']:.2f} | {r['over_none']:.2f} | {r['over_full']:.2f} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | "
                       f"{r['env_s']:.2f} | {r['compile_s']:.1f} |", flush=True)
 
 
