@@ -1,6 +1,7 @@
 """Paired comparison of runs trained on the same seeds: is B better than A, or within noise?
 
-    python -m jbn.compare BASE_RUN OTHER_RUN... [--metric return|win_rate|reward_per_step] [--last K] [--json OUT]
+    python -m jbn.compare BASE_RUN OTHER_RUN... [--metric return|win_rate|reward_per_step] [--last K] [--until STEPS]
+                          [--json OUT]
 
 Every run is reduced to one number per seed for each of three quantities:
 
@@ -16,7 +17,8 @@ runs seeds 0..n-1): the mean of the per-seed differences (other − base) ± its
 p-value of the paired t-test. Pairing removes the seed-to-seed spread that the two runs share (the same env
 and initialisation keys), which is why runs on the same seeds can tell apart smaller differences than two
 independent groups. When every per-seed difference is exactly 0 the runs are identical on those seeds (p is
-reported as 1). A sweep run splits into one entry per sweep point, as in `python -m jbn.plot`.
+reported as 1). A sweep run splits into one entry per sweep point, as in `python -m jbn.plot`. `--until STEPS`
+compares runs of different lengths at an equal budget: rows past STEPS env steps (per seed) are ignored.
 
 Host side only (numpy, scipy.stats); reads the same files as `python -m jbn.plot`, archived runs included.
 """
@@ -98,8 +100,14 @@ class Entry:
     vs_base: dict  # quantity -> paired dict or None (the base itself: {})
 
 
+def truncate(run: Run, until: float) -> Run:
+    """The run as it stood at `until` env steps per seed: rows logged later are dropped."""
+    keep = lambda rows: [r for r in rows if isinstance(r.get("env_steps"), (int, float)) and r["env_steps"] <= until]  # noqa: E731
+    return dataclasses.replace(run, metrics=keep(run.metrics), evals=keep(run.evals))
+
+
 def compare(run_dirs: Sequence[str], metric: Optional[Metric] = None, last: int = 10,
-            labels: Optional[Sequence[str]] = None) -> tuple[Metric, list[Entry]]:
+            labels: Optional[Sequence[str]] = None, until: Optional[float] = None) -> tuple[Metric, list[Entry]]:
     """Load the runs and compare each with the first. Raises PlotError on bad input."""
     if len(run_dirs) < 2:
         raise PlotError(f"give a base run and at least one run to compare with it, got {len(run_dirs)} run dir(s)")
@@ -107,7 +115,14 @@ def compare(run_dirs: Sequence[str], metric: Optional[Metric] = None, last: int 
         raise PlotError(f"--last {last} must be >= 1 (updates averaged at the end of each seed)")
     if labels is not None and len(labels) != len(run_dirs):
         raise PlotError(f"--labels has {len(labels)} label(s) for {len(run_dirs)} run dir(s)")
+    if until is not None and not until > 0:
+        raise PlotError(f"--until {until} must be > 0 (env steps per seed)")
     runs = [load_run(d, None if labels is None else labels[i]) for i, d in enumerate(run_dirs)]
+    if until is not None:
+        runs = [truncate(r, until) for r in runs]
+        empty = [r.path for r in runs if not r.metrics]
+        if empty:
+            raise PlotError(f"--until {until:g}: no metrics row at or before it in {', '.join(empty)}")
     if labels is None:  # the default '<env> <dag>' of runs that differ in another option: add the directory
         runs = [dataclasses.replace(r, label=f"{r.label} [{r.path.rstrip('/').split('/')[-1]}]") for r in runs]
     if metric is None:
@@ -167,6 +182,8 @@ class CompareArgs:
     """the final value of a seed: the mean over its last K logged updates"""
     labels: Optional[tuple[str, ...]] = None
     """one label per run dir, in order (default '<env> <dag> [<directory>]')"""
+    until: Optional[float] = None
+    """compare at this budget: ignore rows logged after STEPS env steps per seed"""
     json: Optional[str] = None
     """also write the numbers to this JSON file"""
 
@@ -174,14 +191,16 @@ class CompareArgs:
 def main(argv=None) -> None:
     args = tyro.cli(CompareArgs, args=argv, prog="python -m jbn.compare", description=__doc__.split("\n\n")[0])
     try:
-        metric, entries = compare(args.run_dirs, args.metric, args.last, args.labels)
+        metric, entries = compare(args.run_dirs, args.metric, args.last, args.labels, args.until)
     except PlotError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2)
+    if args.until is not None:
+        print(f"at {args.until:g} env steps per seed")
     print(table(metric, entries, args.last))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"metric": metric, "last": args.last, "runs": [dataclasses.asdict(e) for e in entries]}, f,
+            json.dump({"metric": metric, "last": args.last, "until": args.until, "runs": [dataclasses.asdict(e) for e in entries]}, f,
                       indent=1)
         print(args.json)
 

@@ -104,6 +104,16 @@ def test_a_sweep_splits_into_points(tmp_path):
     assert entries[2].vs_base["final"]["n"] == 2
 
 
+def test_until_compares_at_an_equal_budget(tmp_path):
+    short = _write_run(tmp_path / "short", {s: [1.0, 2.0, 3.0] for s in range(3)})  # only 3 of the 5 steps below
+    STEPS_LONG = [1.0, 2.0, 4.0, 40.0, 50.0]
+    long = _write_run(tmp_path / "long", {s: STEPS_LONG for s in range(3)})
+    _, (_, other) = compare.compare([short, long], last=2, until=300)
+    d = other.vs_base["final"]
+    assert (d["mean"], d["n"]) == (pytest.approx((2 + 4) / 2 - (2 + 3) / 2), 3)  # updates at 200 and 300 only
+    assert other.stats["mean"]["mean"] == pytest.approx(7 / 3)
+
+
 def test_json_output(runs, tmp_path, capsys):
     out = tmp_path / "cmp.json"
     compare.main([*runs, "--last", "2", "--json", str(out)])
@@ -118,6 +128,8 @@ def test_json_output(runs, tmp_path, capsys):
     (["{a}", "{a}", "--labels", "x"], "--labels has 1 label(s) for 2 run dir(s)"),
     (["{a}", "{missing}"], "does not exist"),
     (["{a}", "{a}", "--metric", "win_rate"], "no run logged win_rate"),
+    (["{a}", "{a}", "--until", "50"], "--until 50: no metrics row at or before it"),
+    (["{a}", "{a}", "--until", "-1"], "--until -1.0 must be > 0"),
 ])
 def test_bad_input_exits_2_with_a_message(tmp_path, capsys, argv, message):
     a = _write_run(tmp_path / "a", {0: [1.0] * 5, 1: [2.0] * 5})
