@@ -10,7 +10,8 @@ one minibatch, as bench/train_throughput.py runs it), the best of `--repeats` ti
     context, order fixed    + edge net and straight-through Gumbel-Softmax edges (Π = I)
     context, learned order  + permutation net, Gumbel-Sinkhorn (gradient) and the exact assignment
     ..., L=K                the same with K Sinkhorn iterations (--sinkhorn-iters 20 K ...)
-    Sinkhorn gradient       the Gumbel-Sinkhorn iterations alone, forward + backward, [B, N, N]
+    Sinkhorn gradient       the Gumbel-Sinkhorn iterations alone, forward + backward, [B, N, N] (jbn.dag's custom
+                            VJP, and autodiff through the plain loop as it was before)
     exact assignment        the max-weight assignment alone, [B, N, N]
   rollout (T = 128 batched steps of E = 64 envs sampling joint actions; no env step):
     sampling, full / context    the joint-action sampling of one rollout
@@ -35,6 +36,16 @@ from jbn.rollout import act
 def _compiled(fn, *args):
     f = jax.jit(fn).lower(*args).compile()
     return lambda: f(*args)
+
+
+def _autodiff_sinkhorn(logits, gumbel, tau, n_iters):
+    """The Gumbel-Sinkhorn of jbn.dag as it was before its custom VJP: a fori_loop of logsumexps, differentiated by
+    autodiff (the reference the custom VJP is tested against)."""
+    def round_(_, la):
+        la = la - jax.nn.logsumexp(la, axis=-1, keepdims=True)
+        return la - jax.nn.logsumexp(la, axis=-2, keepdims=True)
+
+    return jnp.exp(jax.lax.fori_loop(0, n_iters, round_, (logits + gumbel) / tau))
 
 
 def pieces(env_name: str, batch: int, num_envs: int = 64, num_steps: int = 128, sinkhorn_iters=(20,)) -> dict:
@@ -78,6 +89,8 @@ def pieces(env_name: str, batch: int, num_envs: int = 64, num_steps: int = 128, 
             weights = jax.random.normal(jax.random.PRNGKey(5), (batch, n, n))
             sk = jax.grad(lambda s: (dag_lib.gumbel_sinkhorn(s, gumbel, policy.tau, policy.sinkhorn_iters) * weights).sum())
             out["update piece: Sinkhorn gradient"] = _compiled(sk, scores)
+            plain = jax.grad(lambda s: (_autodiff_sinkhorn(s, gumbel, policy.tau, policy.sinkhorn_iters) * weights).sum())
+            out["update piece: Sinkhorn gradient by plain autodiff (before the custom VJP)"] = _compiled(plain, scores)
             out["update piece: exact assignment"] = _compiled(dag_lib.linear_assignment, scores)
     return out
 
