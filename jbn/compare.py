@@ -27,19 +27,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import sys
 from typing import Annotated, Optional, Sequence
 
 import numpy as np
 import tyro
 
-from .plot import METRIC_KEYS, Metric, PlotError, Run, default_metric, load_run, split_sweep
+from .plot import METRIC_KEYS, Metric, PlotError, Run, _number, default_metric, load_run, split_sweep
 
 QUANTITIES = ("final", "mean", "eval")
 
 
 def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return math.isfinite(_number(v))
 
 
 def per_seed(run: Run, metric: Metric, last: int) -> dict[str, dict[int, float]]:
@@ -124,7 +125,7 @@ def compare(run_dirs: Sequence[str], metric: Optional[Metric] = None, last: int 
         if empty:
             raise PlotError(f"--until {until:g}: no metrics row at or before it in {', '.join(empty)}")
     if labels is None:  # the default '<env> <dag>' of runs that differ in another option: add the directory
-        runs = [dataclasses.replace(r, label=f"{r.label} [{r.path.rstrip('/').split('/')[-1]}]") for r in runs]
+        runs = [dataclasses.replace(r, label=f"{r.label} [{os.path.basename(os.path.normpath(r.path))}]") for r in runs]
     if metric is None:
         metric = default_metric(runs)
     elif metric == "win_rate" and not any(r.has_win_rate for r in runs):
