@@ -1,0 +1,76 @@
+"""Writes tests/golden/: the outputs of two short runs as the code at b5299a7 (before the host-side redesign) wrote
+them, so that tests/test_golden.py can hold every later version of the code to the same numbers.
+
+    python tests/golden/make_golden.py      # only ever run on the reference code: its output is the reference
+
+Each run directory keeps config.json, metrics.jsonl, eval.jsonl, summary.json and one checkpoint from the middle of
+the run (the state the older code wrote, which a newer trainer must resume bit for bit). machine.json records where
+the numbers were computed: XLA's CPU code may round differently on another processor (tests/test_golden.py).
+"""
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+
+import jax
+
+from jbn import train
+from jbn.config import Config
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+RUNS = {
+    # the learned DAG with a learned order and the density annealing: every part of the BN-MAPPO loss
+    "cg2_context": dict(env="cg_2", dag="context", anneal="6h_vs_8z", num_seeds=2, num_envs=4, num_steps=25,
+                        total_steps=2000, updates_per_chunk=2, eval_every=5, eval_episodes=8),
+    # SMAX with dead-agent masks, wins, the minibatch shuffle and the SMAX evaluation analyses
+    "smax3m_none": dict(env="smax_3m", dag="none", num_seeds=1, num_envs=4, num_steps=16, total_steps=384,
+                        updates_per_chunk=2, eval_every=3, eval_episodes=2),
+}
+MIDDLE = {"cg2_context": 10, "smax3m_none": 2}
+
+
+def cpu_flags_sha256() -> str:
+    """A short hash of the processor's feature flags (XLA's CPU code is generated for them)."""
+    import hashlib
+
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split(":", 1)[1].split()
+    except (OSError, StopIteration):
+        return ""
+    return hashlib.sha256(" ".join(sorted(flags)).encode()).hexdigest()[:16]
+
+
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def main() -> None:
+    for name, kw in RUNS.items():
+        out = os.path.join(HERE, name)
+        shutil.rmtree(out, ignore_errors=True)
+        cfg = Config(**kw, run_dir=out, checkpoint_every_s=0.0, keep_checkpoints=100)
+        train.run(cfg)
+        keep = str(MIDDLE[name])
+        for u in os.listdir(os.path.join(out, "checkpoints")):
+            if u != keep:
+                shutil.rmtree(os.path.join(out, "checkpoints", u))
+        os.remove(os.path.join(out, ".lock"))
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
+    with open(os.path.join(HERE, "machine.json"), "w") as f:
+        json.dump({"cpu": cpu_model(), "machine": platform.machine(), "jax": jax.__version__, "commit": commit,
+                   "cpu_flags_sha256": cpu_flags_sha256(),
+                   "middle_checkpoint": MIDDLE}, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

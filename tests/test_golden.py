@@ -1,0 +1,76 @@
+"""Same seed, same numbers, across versions of the code: two short runs and a resume from a checkpoint written by
+the code at b5299a7 (tests/golden/, made by tests/golden/make_golden.py on that code) must give today the very
+metrics.jsonl, eval.jsonl and summary.json that code wrote, bit for bit (JSON floats printed from float32).
+
+XLA's CPU code is generated for the processor it runs on, so another processor may round differently: the exact
+comparison runs where the reference was computed (same CPU model, feature flags and jax) and is skipped elsewhere,
+saying so; regenerate the reference there from its commit (machine.json) to check on that machine."""
+import dataclasses
+import importlib.util
+import json
+import os
+import shutil
+
+import jax
+import pytest
+
+from jbn import train
+from jbn.config import Config
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
+_spec = importlib.util.spec_from_file_location("make_golden", os.path.join(HERE, "make_golden.py"))
+make_golden = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_golden)
+MACHINE = json.load(open(os.path.join(HERE, "machine.json")))
+# Written by the run's timing or place, not by its computation.
+VOLATILE = {"sps", "compile_s", "run_dir"}
+
+
+def _same_machine() -> bool:
+    return (MACHINE["cpu"] == make_golden.cpu_model() and MACHINE["jax"] == jax.__version__
+            and MACHINE["cpu_flags_sha256"] == make_golden.cpu_flags_sha256())
+
+
+pytestmark = pytest.mark.skipif(not _same_machine(), reason=(
+    f"the reference numbers were computed on {MACHINE['cpu']} (flags {MACHINE['cpu_flags_sha256']}, jax "
+    f"{MACHINE['jax']}); this is {make_golden.cpu_model()} (flags {make_golden.cpu_flags_sha256()}, jax "
+    f"{jax.__version__}): regenerate them from commit {MACHINE['commit'][:10]} to compare here"))
+
+
+def _read(run_dir):
+    out = {}
+    for stem in ("metrics", "eval"):
+        out[stem] = [{k: v for k, v in json.loads(line).items() if k not in VOLATILE}
+                     for line in open(os.path.join(run_dir, f"{stem}.jsonl"))]
+    summary = json.load(open(os.path.join(run_dir, "summary.json")))
+    out["summary"] = {k: v for k, v in summary.items() if k not in VOLATILE}
+    return out
+
+
+def _config(name, run_dir, **kw):
+    return Config(**make_golden.RUNS[name], run_dir=str(run_dir), checkpoint_every_s=0.0, keep_checkpoints=100, **kw)
+
+
+@pytest.mark.parametrize("name", sorted(make_golden.RUNS))
+def test_a_run_repeats_the_reference_outputs(tmp_path, name):
+    train.run(_config(name, tmp_path / name))
+    assert _read(tmp_path / name) == _read(os.path.join(HERE, name))
+
+
+@pytest.mark.parametrize("name", sorted(make_golden.RUNS))
+def test_a_checkpoint_of_the_reference_code_resumes_bit_for_bit(tmp_path, name):
+    """The reference run's directory cut back to its middle checkpoint (what a run stopped there had left) resumes
+    on today's code and ends exactly where the uninterrupted reference run ended."""
+    middle = MACHINE["middle_checkpoint"][name]
+    run_dir = tmp_path / name
+    shutil.copytree(os.path.join(HERE, name), run_dir)
+    for stem in ("metrics", "eval"):  # a stop after update `middle` had logged only up to it
+        path = run_dir / f"{stem}.jsonl"
+        rows = [line for line in open(path) if json.loads(line)["update"] <= middle]
+        path.write_text("".join(rows))
+    os.remove(run_dir / "summary.json")
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "run_dir": str(run_dir)}))
+    train.run(dataclasses.replace(Config(), run_dir=str(run_dir), resume=True, **{
+        k: v for k, v in config.items() if k not in ("run_dir", "resume", "sweep")}))
+    assert _read(run_dir) == _read(os.path.join(HERE, name))
