@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from jbn import dag as dag_lib
-from jbn import train
+from jbn import trainer as tr
 from jbn.config import Config, resolve
 from jbn.rollout import act
 
@@ -57,7 +57,7 @@ def pieces(env_name: str, batch: int, num_envs: int = 64, num_steps: int = 128, 
     for label, mode, over in variants:
         cfg = resolve(Config(env=env_name, dag=mode, num_envs=num_envs, num_steps=num_steps, eval_episodes=0,
                              checkpoint=False, **over))
-        trainer = train.make_train(cfg)
+        trainer = tr.make_train(cfg)
         policy = trainer.policy
         state = trainer.init(jax.random.PRNGKey(0))
         ts = state.timestep

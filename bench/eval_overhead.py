@@ -17,7 +17,9 @@ import time
 
 import jax
 
-from jbn import evaluate, train
+from jbn import evaluation
+
+from jbn import trainer as tr
 from jbn.config import Config, resolve
 
 
@@ -38,12 +40,12 @@ def main():
     full = resolve(Config(env=args.env, dag=args.dag, total_steps=args.total_steps))
     cfg = resolve(Config(env=args.env, dag=args.dag, total_steps=full.batch_size * args.updates,
                          updates_per_chunk=args.updates, checkpoint=False))
-    trainer = train.make_train(cfg)
-    state = train.init_seeds(trainer.init, train.seed_keys(cfg))
+    trainer = tr.make_train(cfg)
+    state = tr.init_seeds(trainer.init, tr.seed_keys(cfg))
     t0 = time.perf_counter()
-    chunk = jax.jit(train.over_seeds(trainer.update_chunk, 1)).lower(state).compile()
+    chunk = jax.jit(tr.over_seeds(trainer.update_chunk, 1)).lower(state).compile()
     chunk_compile = time.perf_counter() - t0
-    ev = evaluate.make_evaluator(cfg, trainer.policy, trainer.env, full.eval_episodes)
+    ev = evaluation.make_evaluator(cfg, trainer.policy, trainer.env, full.eval_episodes)
     key = jax.random.PRNGKey(0)
     eval_compile = _timed(lambda: ev.run(state.params, key).returns)  # first call: compile + one run
     train_t, eval_t = [], []

@@ -7,7 +7,7 @@ compiled first; then, for each of `--rounds` rounds, every program is timed once
 so a slow patch of a shared machine hits all of them alike). Reported: the best time of each program and
 the median over rounds of the per-round ratios (train / raw, mode / none, mode / full). Also where the time goes: the
 rollout alone (env step + joint-action sampling + critic, no update) per mode. Compile = one chunk,
-`.lower().compile()`. The chunk is what `python -m jbn.train` runs (`train.over_seeds`, one seed).
+`.lower().compile()`. The chunk is what `python -m jbn.train` runs (`tr.over_seeds`, one seed).
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ import time
 import jax
 
 import envs_jax
-from jbn import train
+from jbn import trainer as tr
 from jbn.config import Config, resolve
-from jbn.rollout import act_and_step
+from jbn.rollout import act_and_step, step_keys
 
 from env_throughput import make_rollout  # noqa: E402  (bench/ is the script's directory)
 
@@ -37,11 +37,11 @@ def build_mode(env_name, dag, num_envs, num_steps, updates, **over):
     cfg = resolve(Config(env=env_name, dag=dag, num_envs=num_envs, num_steps=num_steps,
                          total_steps=num_envs * num_steps * updates, updates_per_chunk=updates,
                          eval_episodes=0, checkpoint=False, **over))
-    trainer = train.make_train(cfg)
+    trainer = tr.make_train(cfg)
     init, update_chunk, policy, env = trainer.init, trainer.update_chunk, trainer.policy, trainer.env
-    state = train.init_seeds(init, train.seed_keys(cfg))
+    state = tr.init_seeds(init, tr.seed_keys(cfg))
     t0 = time.perf_counter()
-    chunk = jax.jit(train.over_seeds(update_chunk, cfg.num_seeds)).lower(state).compile()
+    chunk = jax.jit(tr.over_seeds(update_chunk, cfg.num_seeds)).lower(state).compile()
     compile_s = time.perf_counter() - t0
 
     # Rollout only: env step + sampling + critic with the same policy (no update).
@@ -50,9 +50,9 @@ def build_mode(env_name, dag, num_envs, num_steps, updates, **over):
 
         def body(c, _):
             es, ts, key = c
-            key, step_key = jax.random.split(key)
+            key, act_key, env_key = step_keys(key)
             v = policy.value(params, ts.world_state)
-            es, ts, act = act_and_step(policy, env, params, es, ts, step_key)
+            es, ts, act = act_and_step(policy, env, params, es, ts, act_key, env_key)
             return (es, ts, key), act.logp.sum() + v.sum()
 
         _, out = jax.lax.scan(body, (es, ts, key), None, num_steps)

@@ -2,7 +2,7 @@
 import io as _io
 import sys as _sys
 
-from ._xla_flags import _FLAG as _XLA_CPU_FLAG  # noqa: F401  (must run before jax starts)
+from . import _xla_flags  # noqa: F401  (sets XLA_FLAGS: must run before jaxmarl below starts JAX's backend)
 
 
 def _import_jaxmarl_quietly():

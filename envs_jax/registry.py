@@ -6,12 +6,13 @@ and evaluate through host-side loops, not through `make`. `train_names()` is bot
 `python -m jbn.train`."""
 from __future__ import annotations
 
-import difflib
 from typing import Callable
 
 from .aloha import Aloha
+from .choices import check_choice
 from .coordination_game import CoordinationGame
 from .smax import SMAXEnv, smax_maps
+from .sc2.maps import sc2_names
 from .smax_medivac import MedivacSMAXEnv, medivac_maps
 
 _FIXED: dict[str, Callable] = {
@@ -23,26 +24,9 @@ _FIXED: dict[str, Callable] = {
 }
 
 
-def check_choice(name: str, value, choices) -> None:
-    """Raise ValueError naming `value`, the closest valid choice and all valid choices, unless value in choices."""
-    choices = list(choices)
-    if value in choices:
-        return
-    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"{name}={value!r} is not valid.{hint} Valid choices: {', '.join(map(str, choices))}")
-
-
 def names() -> list[str]:
     """Every registered env name."""
     return list(_FIXED) + [f"smax_{m}" for m in sorted(smax_maps() + medivac_maps())]
-
-
-def sc2_names() -> list[str]:
-    """The real StarCraft II SMAC maps, `sc2_<map>` (host side: `envs_jax.sc2.make(name)`; no game needed to list)."""
-    from .sc2 import sc2_names as _sc2_names
-
-    return _sc2_names()
 
 
 def train_names() -> list[str]:

@@ -1,9 +1,6 @@
-import sys as _sys
+"""jbn: BN-MAPPO, Bayesian-network joint policies for cooperative MARL, in JAX (docs/architecture.md).
 
-from . import distributed as _distributed
-
-# `python -m jbn.train` on several hosts: jax.distributed must start before XLA does, and the import below starts it
-# (envs_jax imports jaxmarl, which builds arrays at import).
-_distributed.boot(getattr(_sys, "orig_argv", ()))
-
-from envs_jax._xla_flags import _FLAG as _XLA_CPU_FLAG  # noqa: E402,F401  (must run before jax starts)
+Importing jbn has no side effects. The two that must precede JAX's initialisation live where they are needed:
+`envs_jax` adds its XLA CPU flag to XLA_FLAGS before it imports jaxmarl (which starts JAX's backend), and
+`python -m jbn.train` on several hosts starts `jax.distributed` at the top of jbn/train.py, before its imports
+reach a device (jbn.distributed)."""

@@ -180,7 +180,7 @@ class SmaxAllies(NamedTuple):
     alive: jax.Array  # bool [N]
 
 
-def _smax_game(env):
+def smax_game(env):
     """The inner SMAX game of an ArrayEnv / SMAXEnv / MedivacSMAXEnv (or the game itself)."""
     while not hasattr(env, "unit_type_health"):
         env = env.env if hasattr(env, "env") else env._env
@@ -195,7 +195,7 @@ def smax_allies(env, state) -> SmaxAllies:
     (`unit_health`); health here is that divided by the type's maximum (`unit_type_health[unit_types]`,
     e.g. 80 for a hydralisk), the same fraction SMAX's observations show.
     """
-    game = _smax_game(env)
+    game = smax_game(env)
     while not hasattr(state, "unit_health"):
         state = state.env_state if hasattr(state, "env_state") else state.state
     n = game.num_allies

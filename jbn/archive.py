@@ -26,6 +26,8 @@ from typing import Annotated
 
 import tyro
 
+from .plot import log_files, read_jsonl  # log_files: metrics.jsonl plus a multi-host run's per-process files
+
 # The metrics.jsonl fields jbn.plot reads (plus episodes, the count behind each episode mean), and the tags that
 # group a sweep's runs (`jbn.sweep`: {"sweep": {name: value}}).
 METRIC_FIELDS = ("seed", "update", "env_steps", "episode_return", "win_rate", "episodes", "reward_per_step",
@@ -60,10 +62,9 @@ def _write_gz(path: str, rows) -> int:
 
 def archive_run(run_dir: str, out_dir: str) -> str:
     """Write the archive of run_dir into out_dir/<name of run_dir>/ (replacing an older archive there)."""
-    from .plot import _log_files, read_jsonl  # _log_files: metrics.jsonl plus a multi-host run's per-process files
 
     run_dir = os.path.normpath(run_dir)
-    metrics = [p for p in _log_files(run_dir, "metrics") if not p.endswith(".gz")]
+    metrics = [p for p in log_files(run_dir, "metrics") if not p.endswith(".gz")]
     if not metrics:
         what = "does not exist" if not os.path.exists(run_dir) else "has no metrics.jsonl"
         raise ArchiveError(f"run dir {run_dir!r} {what}")
@@ -76,7 +77,7 @@ def archive_run(run_dir: str, out_dir: str) -> str:
             shutil.copyfile(os.path.join(run_dir, name), os.path.join(dest, name))
     _write_gz(os.path.join(dest, "metrics.jsonl.gz"),
               ({k: _round(r[k]) for k in METRIC_FIELDS + SWEEP_FIELDS if k in r} for p in metrics for r in read_jsonl(p)[0]))
-    evals = [p for p in _log_files(run_dir, "eval") if not p.endswith(".gz")]
+    evals = [p for p in log_files(run_dir, "eval") if not p.endswith(".gz")]
     if evals:
         _write_gz(os.path.join(dest, "eval.jsonl.gz"), (_round(r) for p in evals for r in read_jsonl(p)[0]))
     return dest

@@ -20,15 +20,18 @@ prunes, between barriers; the run directory must be on a filesystem all processe
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 from typing import Iterator
 
+import jax
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
-from .config import UserError
+from .config import Config, UserError
 
 # Fields that may change when a run is resumed: they touch neither the compiled update nor the schedule.
 RESUME_FREE = frozenset(
@@ -48,10 +51,6 @@ def saved_config(run_dir: str, context: str = "") -> dict:
     """The config.json of a run directory as a dict of known Config fields; UserError naming the problem
     otherwise (no such directory, no config.json, unreadable, or from another version of jbn). `context`
     prefixes the messages (e.g. "--resume: ")."""
-    import dataclasses
-
-    from .config import Config
-
     if not os.path.isdir(run_dir):
         what = "is not a directory" if os.path.exists(run_dir) else "does not exist"
         raise UserError(f"{context}run dir {run_dir!r} {what}" + ("; nothing to resume" if context else ""))
@@ -75,10 +74,6 @@ def check_resume_config(run_dir: str, config: dict) -> dict:
     """Refuse to resume `run_dir` with a config that differs in a field the run depends on. Returns the saved
     config. total_steps may change only when no annealing schedule depends on it (dag != context or
     anneal == none): the schedule is a function of update / num_updates."""
-    import dataclasses
-
-    from .config import Config
-
     saved = saved_config(run_dir, "--resume: ")
     # A field the saved config lacks (a run from before the field existed) had its default value.
     saved = {**{f.name: f.default for f in dataclasses.fields(Config)}, **saved}
@@ -129,16 +124,12 @@ def _fsync_dir(path: str) -> None:
 
 
 def _processes() -> tuple[int, int]:
-    import jax
-
     return jax.process_index(), jax.process_count()
 
 
 def _barrier(name: str) -> None:
     """Wait for every process (a no-op with one)."""
     if _processes()[1] > 1:
-        from jax.experimental import multihost_utils
-
         multihost_utils.sync_global_devices(name)
 
 
@@ -229,8 +220,6 @@ def find_good(run_dir: str, warn) -> list[tuple[int, str]]:
 def restore(path: str, target):
     """The state stored at `path`, restored into the structure (shapes, dtypes) and shardings of `target`
     (arrays, or ShapeDtypeStructs: those without a sharding go to the default device, whatever mesh saved them)."""
-    import jax
-
     def abstract(x):
         sharding = getattr(x, "sharding", None) or jax.sharding.SingleDeviceSharding(jax.devices()[0])
         return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)

@@ -34,13 +34,13 @@ from typing import Annotated, Optional, Sequence
 import numpy as np
 import tyro
 
-from .plot import METRIC_KEYS, Metric, PlotError, Run, _number, default_metric, load_run, split_sweep
+from .plot import METRIC_KEYS, Metric, PlotError, Run, default_metric, number, load_run, split_sweep
 
 QUANTITIES = ("final", "mean", "eval")
 
 
 def _finite(v) -> bool:
-    return math.isfinite(_number(v))
+    return math.isfinite(number(v))
 
 
 def per_seed(run: Run, metric: Metric, last: int) -> dict[str, dict[int, float]]:

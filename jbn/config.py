@@ -17,7 +17,7 @@ import tyro
 import envs_jax
 from envs_jax.registry import check_choice, sc2_names, train_names
 
-from . import schedules
+from . import schedules, sweep
 from .dag import DagMode
 from .errors import UserError  # noqa: F401  (re-exported: jbn.config.UserError)
 from .networks import Arch
@@ -196,8 +196,6 @@ class Config:
     @property
     def num_points(self) -> int:
         """Sweep points (1 without --sweep)."""
-        from . import sweep
-
         return len(sweep.points(self))
 
     @property
@@ -289,8 +287,6 @@ def resolve(cfg: Config) -> Config:
     if cfg.minibatch_size % cfg.data_parallel:
         raise UserError(f"--data-parallel {cfg.data_parallel} does not divide the minibatch size {cfg.minibatch_size} "
                         f"(num_envs * num_steps / num_minibatches; each device takes an equal share)")
-    from . import sweep
-
     return dataclasses.replace(cfg, sweep=sweep.check(cfg))
 
 

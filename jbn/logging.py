@@ -26,6 +26,8 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from . import sweep
+
 
 def _fields(x, prefix=""):
     """(name, value) of a NamedTuple's fields, nested NamedTuples flattened to prefix_name."""
@@ -119,8 +121,6 @@ class RunLogger:
                  console: Console | None = None, runs=None, only=None, process: int = 0):
         """runs: the batch's `jbn.sweep.RunTag`s (default: those of cfg); only: the indices of the runs this
         process writes (default all); process: this process's index (names its files)."""
-        from . import sweep
-
         self.run_dir, self.cfg = run_dir, cfg
         self.has_win, self.learns_dag = has_win, learns_dag
         self.console = console or Console(stderr=True)

@@ -30,10 +30,12 @@ from typing import Callable, Optional
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from . import distributed
+from . import distributed, ppo
 from .config import Config, UserError
+from .types import Batch
 
 RUNS, DATA = "runs", "data"
 
@@ -55,8 +57,6 @@ def host_values(tree):
     outputs, so that all processes take the same decisions (a NaN stops all of them) and process 0 can summarise."""
     if jax.process_count() == 1:
         return jax.device_get(tree)
-    from jax.experimental import multihost_utils
-
     return multihost_utils.process_allgather(tree, tiled=True)
 
 
@@ -186,9 +186,6 @@ def estimate(trainer, cfg: Config, hyper) -> MemoryEstimate:
     """The memory of one run from `jax.eval_shape` (nothing is compiled or allocated). An estimate: it counts
     the arrays the update keeps (state, trajectory, batch, minibatches, activations of one minibatch's
     backward pass), not XLA's temporaries or its fusion choices."""
-    from . import ppo
-    from .types import Batch
-
     key = jax.random.PRNGKey(0)
     state = jax.eval_shape(trainer.init, key, hyper)
     _, traj = jax.eval_shape(trainer.rollout, state)
@@ -201,10 +198,7 @@ def estimate(trainer, cfg: Config, hyper) -> MemoryEstimate:
 
     def batch_of(n):
         adv = jax.ShapeDtypeStruct((n,), np.float32)
-        return Batch(obs=flat(traj.obs, n), world_state=flat(traj.world_state, n), avail=flat(traj.avail, n),
-                     visible=flat(traj.visible, n), noise=jax.tree.map(lambda x: flat(x, n), traj.noise),
-                     actions=flat(traj.actions, n), logp=flat(traj.logp, n), value_n=flat(traj.value_n, n),
-                     advantages=adv, targets_n=adv)
+        return Batch.of(jax.tree.map(lambda x: flat(x, n), traj), adv, adv)
 
     batch = nbytes(batch_of(T * E))
     coefs = ppo.LossCoefs(clip_eps=hyper.clip_eps, vf_coef=hyper.vf_coef, ent_coef=hyper.ent_coef,

@@ -49,6 +49,8 @@ from typing import Annotated, Callable, Literal, NamedTuple, Optional, Sequence
 import numpy as np
 import tyro
 
+from .labels import format_value, point_label  # noqa: F401  (re-exported)
+
 Metric = Literal["return", "win_rate", "reward_per_step"]
 METRIC_KEYS: dict[str, str] = {"return": "episode_return", "win_rate": "win_rate", "reward_per_step": "reward_per_step"}
 METRIC_LABELS: dict[str, str] = {"return": "episode return", "win_rate": "win rate",
@@ -121,19 +123,6 @@ class Run:
         return any(isinstance(r.get("alpha"), (int, float)) and r["alpha"] > 0 for r in self.metrics)
 
 
-def format_value(v: float) -> str:
-    """Short and exact enough for a legend: 0.0005 -> 5e-4, 0.05 -> 0.05, 1.0 -> 1."""
-    if v != 0 and (abs(v) < 1e-2 or abs(v) >= 1e4):
-        mantissa, exponent = f"{v:.6e}".split("e")
-        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
-    return f"{v:.6g}"
-
-
-def point_label(point: dict, sep: str = " ") -> str:
-    """A sweep point as 'lr=5e-4 alpha0=0.1' ('' for the point of a run without a sweep)."""
-    return sep.join(f"{name}={format_value(v)}" for name, v in point.items())
-
-
 def _point_key(row: dict) -> tuple:
     return tuple((row.get("sweep") or {}).items())
 
@@ -149,7 +138,7 @@ def split_sweep(run: Run) -> list[Run]:
                                 evals=[r for r in run.evals if _point_key(r) == key]) for key in keys]
 
 
-def _log_files(path: str, stem: str) -> list[str]:
+def log_files(path: str, stem: str) -> list[str]:
     """RUN_DIR/<stem>.jsonl and, from a multi-host run, RUN_DIR/<stem>.p<I>.jsonl (process order); an archived run
     (`python -m jbn.archive`) has the single gzipped RUN_DIR/<stem>.jsonl.gz instead."""
     import glob
@@ -181,7 +170,7 @@ def load_run(path: str, label: Optional[str] = None) -> Run:
     if not os.path.isdir(path):
         what = "is not a directory" if os.path.exists(path) else "does not exist"
         raise PlotError(f"run dir {path!r} {what}")
-    metrics_paths = _log_files(path, "metrics")
+    metrics_paths = log_files(path, "metrics")
     if not metrics_paths:
         raise PlotError(f"run dir {path!r} has no metrics.jsonl")
     notes = []
@@ -198,7 +187,7 @@ def load_run(path: str, label: Optional[str] = None) -> Run:
     else:
         notes.append(f"note: {path}: no config.json; labelled by its directory name")
     metrics, evals = [], []
-    for rows, paths in ((metrics, metrics_paths), (evals, _log_files(path, "eval"))):
+    for rows, paths in ((metrics, metrics_paths), (evals, log_files(path, "eval"))):
         for file in paths:
             read, skipped = read_jsonl(file)
             rows.extend(read)
@@ -224,7 +213,7 @@ class Curve(NamedTuple):
         return bool(np.isfinite(self.mean).any())
 
 
-def _number(v) -> float:
+def number(v) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
 
 
@@ -257,7 +246,7 @@ def curve(rows: Sequence[dict], x: str = X_KEY, y: str = "episode_return", smoot
         v = r[y]
         if agent is not None:
             v = v[agent] if isinstance(v, list) and agent < len(v) else None
-        by_seed.setdefault(r["seed"], {})[r[x]] = _number(v)  # a repeated x: the last row wins
+        by_seed.setdefault(r["seed"], {})[r[x]] = number(v)  # a repeated x: the last row wins
     if not by_seed:
         empty = np.zeros(0)
         return Curve(empty, empty, empty, np.zeros(0, dtype=np.int64))

@@ -1,6 +1,6 @@
 """One SMAX evaluation episode as a GIF (`python -m jbn.evaluate RUN_DIR --render out.gif`).
 
-The episode is env 0 of the evaluation pass (`evaluate.make_episodes` with `record=True`), so it is exactly
+The episode is env 0 of the evaluation pass (`evaluation.kernel.make_episodes` with `record=True`), so it is exactly
 the first episode of the joint row of seed 0 for the same key and number of episodes. One frame per decision
 step t (the state the joint action was taken in), at most env.max_steps frames: allies blue, enemies red,
 a marker shape per unit type, marker area and a bar under each unit for its health fraction, dead units hidden; with a DAG, the sampled
@@ -16,8 +16,9 @@ import numpy as np
 
 import envs_jax
 
-from .analysis import _smax_game
+from .analysis import smax_game
 from .config import UserError
+from .evaluation.kernel import make_episodes
 from .policy import BNPolicy
 
 
@@ -43,7 +44,7 @@ class Units(NamedTuple):
 
 def smax_units(env, state) -> Units:
     """All units (allies first, then enemies) of a SMAX env state with any leading axes."""
-    game = _smax_game(env)
+    game = smax_game(env)
     while not hasattr(state, "unit_health"):
         state = state.env_state if hasattr(state, "env_state") else state.state
     types = np.asarray(state.unit_types)
@@ -55,8 +56,6 @@ def smax_units(env, state) -> Units:
 def record_episode(policy: BNPolicy, env: envs_jax.ArrayEnv, params, key, num_episodes: int = 1,
                    greedy: bool = False):
     """(Record of env 0 at every step, its episode length) for ONE seed's params (no seed axis)."""
-    from .evaluate import make_episodes
-
     pol = dataclasses.replace(policy, greedy=greedy)
     episodes = make_episodes([pol], env, num_episodes, analyses=[False], record=True)
     out = jax.device_get(jax.jit(episodes)(params, key))
@@ -76,7 +75,7 @@ def render_episode(policy: BNPolicy, env: envs_jax.ArrayEnv, params, key, path: 
     from matplotlib.figure import Figure
 
     rec, length = record_episode(policy, env, params, key, num_episodes, greedy)
-    game = _smax_game(env)
+    game = smax_game(env)
     units = smax_units(env, rec.env_state)
     n_allies = game.num_allies
     # zoom on where the units are during the episode (the map is 32 x 32, the fight a small part of it)

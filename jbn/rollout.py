@@ -1,6 +1,7 @@
 """The one batched env step of the joint policy, shared by training, evaluation and the benchmarks.
 
-    env_state, next_ts, act = act_and_step(policy, env, params, env_state, ts, key)
+    key, act_key, env_key = step_keys(key)
+    env_state, next_ts, act = act_and_step(policy, env, params, env_state, ts, act_key, env_key)
 
 E envs step together: the DAG noise is drawn for every env, the joint action is sampled in topological
 order (`BNPolicy.sample`, vmapped over envs) and the ArrayEnv steps (auto-reset inside).
@@ -37,11 +38,19 @@ def act(policy: BNPolicy, params: Params, ts: TimeStep, key: jax.Array) -> Act:
     return Act(noise=noise, actions=actions, logp=logp, g=g)
 
 
+def step_keys(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(the key carried to the next step, the policy's key, the env's key) of one rollout step. The one convention
+    of the compiled rollout (jbn.trainer) and the host-side one (jbn.game_stepper), which is why a JAX env stepped
+    on the host reproduces the compiled rollout bit for bit."""
+    key, step_key = jax.random.split(key)
+    act_key, env_key = jax.random.split(step_key)
+    return key, act_key, env_key
+
+
 def act_and_step(policy: BNPolicy, env: ArrayEnv, params: Params, env_state: EnvState, ts: TimeStep,
-                 key: jax.Array) -> tuple[EnvState, TimeStep, Act]:
-    """One env step of E envs under the joint policy. Returns (env_state, next_ts, act)."""
-    act_key, step_key = jax.random.split(key)
+                 act_key: jax.Array, env_key: jax.Array) -> tuple[EnvState, TimeStep, Act]:
+    """One env step of E envs under the joint policy (keys from `step_keys`). Returns (env_state, next_ts, act)."""
     a = act(policy, params, ts, act_key)
     num_envs = ts.obs.shape[0]
-    env_state, next_ts = jax.vmap(env.step)(jax.random.split(step_key, num_envs), env_state, a.actions)
+    env_state, next_ts = jax.vmap(env.step)(jax.random.split(env_key, num_envs), env_state, a.actions)
     return env_state, next_ts, a

@@ -19,9 +19,11 @@ import math
 from typing import Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from .config import UserError
+from .errors import UserError
+from .labels import point_label
 from .types import Hyper
 
 # name -> (meaning, valid range as text, check)
@@ -155,8 +157,6 @@ def runs(cfg) -> list[RunTag]:
 
 def run_keys(cfg) -> jax.Array:
     """One PRNG key per run: run (p, k) uses PRNGKey(seed + k), the key of the run `--seed seed+k` alone."""
-    import jax.numpy as jnp
-
     return jnp.stack([jax.random.PRNGKey(r.seed) for r in runs(cfg)])
 
 
@@ -173,8 +173,5 @@ def run_hypers(cfg) -> list[Hyper]:
 
 # ----------------------------------------------------------------------------------------------- labels
 def label(point: dict[str, float], sep: str = " ") -> str:
-    """'lr=5e-4 alpha0=0.1' (empty for the point of a run without a sweep); the legend of `jbn.plot`, which
-    defines it so that plotting needs no jax."""
-    from .plot import point_label
-
+    """'lr=5e-4 alpha0=0.1' (empty for the point of a run without a sweep); the legend of `jbn.plot`."""
     return point_label(point, sep)

@@ -38,8 +38,18 @@ class Hyper(NamedTuple):
     anneal_c: jax.Array  # α reaches α₁
 
 
+class Decision(NamedTuple):
+    """What the policy and the critic did in one rollout step of E envs."""
+
+    noise: Optional[DagNoise]  # [E, ...] DAG noise (context mode), stored for the PPO ratio; else None
+    actions: jax.Array  # int32 [E, N]
+    logp: jax.Array  # [E, N] log π_i(a_i | o_i, a^{P_i}) at sampling time
+    value_n: jax.Array  # [E] critic output (value-normalised units) of the world state acted on
+    density: jax.Array  # [E] ρ(G) of the sampled DAG
+
+
 class Transition(NamedTuple):
-    """One rollout step of E envs; stacked over time to [T, E, ...] by lax.scan."""
+    """One rollout step of E envs; stacked over time to [T, E, ...] by lax.scan. Built by `Transition.of`."""
 
     obs: jax.Array  # [E, N, D]
     world_state: jax.Array  # [E, S]
@@ -57,9 +67,20 @@ class Transition(NamedTuple):
     won: jax.Array  # [E] bool, valid where done
     density: jax.Array  # [E] ρ(G) of the sampled DAG
 
+    @classmethod
+    def of(cls, ts: TimeStep, decision: Decision, next_ts: TimeStep) -> "Transition":
+        """The step from `ts` (what was acted on) through `decision` to `next_ts` (what the env returned): the one
+        constructor of the compiled rollout and the host-side one (arrays or ShapeDtypeStructs alike)."""
+        return cls(
+            obs=ts.obs, world_state=ts.world_state, avail=ts.avail, visible=ts.visible, noise=decision.noise,
+            actions=decision.actions, logp=decision.logp, value_n=decision.value_n, reward=next_ts.reward,
+            terminated=next_ts.terminated, done=next_ts.done, final_world_state=next_ts.final_world_state,
+            episode_return=next_ts.episode_return, won=next_ts.won, density=decision.density,
+        )
+
 
 class Batch(NamedTuple):
-    """What the PPO loss reads: a Transition's inputs plus advantages and normalised targets."""
+    """What the PPO loss reads: a Transition's inputs plus advantages and normalised targets. Built by `Batch.of`."""
 
     obs: jax.Array
     world_state: jax.Array
@@ -71,6 +92,14 @@ class Batch(NamedTuple):
     value_n: jax.Array
     advantages: jax.Array
     targets_n: jax.Array
+
+    @classmethod
+    def of(cls, traj: Transition, advantages: jax.Array, targets_n: jax.Array) -> "Batch":
+        """A rollout's Transition with its advantages and value-normalised targets ([T, E] leaves)."""
+        return cls(
+            obs=traj.obs, world_state=traj.world_state, avail=traj.avail, visible=traj.visible, noise=traj.noise,
+            actions=traj.actions, logp=traj.logp, value_n=traj.value_n, advantages=advantages, targets_n=targets_n,
+        )
 
 
 @struct.dataclass

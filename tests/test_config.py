@@ -1,6 +1,7 @@
 """Config names and presets of the real StarCraft II (`--env sc2_<map>`), checked before anything compiles or a
 game starts; the registry keeps the JAX envs' list apart from the game's maps."""
 import dataclasses
+import importlib.util
 import json
 
 import pytest
@@ -10,6 +11,7 @@ from envs_jax import sc2
 from envs_jax.registry import sc2_names, train_names
 from jbn import checkpoint as ckpt
 from jbn import train
+from jbn import trainer as tr
 from jbn.config import Config, UserError, preset_values, resolve
 
 
@@ -63,10 +65,12 @@ def test_bad_sc2_input_names_the_value_and_the_choices():
 def test_cli_accepts_sc2_and_rejects_bad_names_before_anything_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SC2PATH", str(tmp_path / "nowhere"))
+    # The missing piece named first: pysc2 where the `sc2` extra is not installed, else the game itself.
+    missing = "StarCraft II not found" if importlib.util.find_spec("pysc2") else "the StarCraft II bridge needs pysc2"
     for argv, message in (
         (["--env", "sc2_6h_vs_8"], "Did you mean 'sc2_6h_vs_8z'?"),
         (["--env", "sc2_6h_vs_8z", "--num-seeds", "2"], "runs one seed"),
-        (["--env", "sc2_6h_vs_8z", "--sc2-layout", "smac", "--run-dir", "r"], "StarCraft II not found"),
+        (["--env", "sc2_6h_vs_8z", "--sc2-layout", "smac", "--run-dir", "r"], missing),
     ):
         with pytest.raises(SystemExit) as e:
             train.main(argv)
@@ -90,7 +94,7 @@ def test_resume_of_a_run_from_before_sc2_layout(tmp_path):
 
 def test_sinkhorn_iterations_reach_the_policy_and_bad_values_are_refused():
     cfg = resolve(Config(env="cg_2", dag="context", sinkhorn_iters=5))
-    assert train.make_policy(cfg, train.make_env(cfg)).sinkhorn_iters == 5
+    assert tr.make_policy(cfg, tr.make_env(cfg)).sinkhorn_iters == 5
     assert resolve(Config(env="cg_2")).sinkhorn_iters == 20  # the paper's L
     for bad in (0, -3, 2.5):
         with pytest.raises(UserError, match=f"sinkhorn_iters must be a positive integer, got {bad!r}"):

@@ -14,7 +14,8 @@ from jaxmarl.environments.multi_agent_env import MultiAgentEnv
 from jaxmarl.environments.spaces import Box, Discrete
 
 import envs_jax
-from jbn import analysis, evaluate, train
+from jbn import analysis, evaluate, evaluation, train
+from jbn import trainer as tr
 from jbn import checkpoint as ckpt
 from jbn.config import Config, resolve
 from jbn.policy import BNPolicy
@@ -76,8 +77,8 @@ def _tiny_policy(mode, **kw):
 
 def _cg(mode, n=3):
     cfg = resolve(Config(env=f"cg_{n}", dag=mode, num_envs=2, num_steps=5, total_steps=40, num_minibatches=1))
-    env = train.make_env(cfg)
-    return cfg, env, train.make_policy(cfg, env)
+    env = tr.make_env(cfg)
+    return cfg, env, tr.make_policy(cfg, env)
 
 
 def _seeds(policy, arch, num_seeds=2):
@@ -97,7 +98,7 @@ def test_decentralized_is_mode_none_and_differs_for_full():
     cfg_full, _, full = _cg("full")
     params = _seeds(full, "cg")  # the none policy uses the same actor (its parent block is skipped)
     key = jax.random.PRNGKey(3)
-    rows_none = evaluate.make_evaluator(cfg_none, none, env, 8, decentralized=True)(params, key, update=0, env_steps=0)
+    rows_none = evaluation.make_evaluator(cfg_none, none, env, 8, decentralized=True)(params, key, update=0, env_steps=0)
     joint = [r for r in rows_none if r["policy"] == "joint"]
     dec = [r for r in rows_none if r["policy"] == "decentralized"]
     assert len(joint) == len(dec) == 4  # 2 seeds x (sampled, greedy)
@@ -105,7 +106,7 @@ def test_decentralized_is_mode_none_and_differs_for_full():
     for a, b in zip(joint, dec):  # a none policy run decentralised is itself, number for number
         assert {k: a[k] for k in _COMMON} == {k: b[k] for k in _COMMON}
 
-    rows_full = evaluate.make_evaluator(cfg_full, full, env, 8)(params, key, update=0, env_steps=0)
+    rows_full = evaluation.make_evaluator(cfg_full, full, env, 8)(params, key, update=0, env_steps=0)
     dec_full = [r for r in rows_full if r["policy"] == "decentralized"]
     joint_full = [r for r in rows_full if r["policy"] == "joint"]
     # the full policy's decentralised rows are exactly the none policy's rows (same actor, same random numbers) ...
@@ -157,7 +158,7 @@ def _tiny_out(mode, num_episodes, key, record=True):
     env = envs_jax.ArrayEnv(Countdown())
     pol = _tiny_policy(mode)
     params = _sharp(pol.init(jax.random.PRNGKey(0)), "smax")
-    episodes = evaluate.make_episodes([pol], env, num_episodes, analyses=[True], record=record)
+    episodes = evaluation.make_episodes([pol], env, num_episodes, analyses=[True], record=record)
     return env, pol, params, jax.device_get(jax.jit(episodes)(params, key))
 
 
@@ -177,7 +178,7 @@ def test_returns_lengths_and_first_episode_masking():
 def test_cg_episodes_last_the_horizon_and_return_sums_the_recorded_rewards():
     _, env, pol = _cg("full", n=2)
     params = pol.init(jax.random.PRNGKey(0))  # near-uniform actions: the state (and the reward) keeps changing
-    episodes = evaluate.make_episodes([pol], env, 5, analyses=[False], record=True)
+    episodes = evaluation.make_episodes([pol], env, 5, analyses=[False], record=True)
     out = jax.device_get(jax.jit(episodes)(params, jax.random.PRNGKey(4)))
     assert env.max_steps == 25 and out.finished.all() and np.all(out.lengths == 25)
     # Env 0's return from its recorded states: Σ_t R(s_t), R from the game's exact reward table (state index Σ s_i 2^i).
@@ -204,7 +205,7 @@ def test_in_pass_analyses_equal_analysis_functions_on_the_recorded_steps(mode):
     kl, deg = np.asarray(kl), np.asarray(deg)
     np.testing.assert_allclose(out.stats.kl.num[0], kl.sum(0), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(out.stats.in_degree[0], deg.sum(0))
-    row = evaluate.Evaluator._analysis_fields(jax.tree.map(lambda x: x[0], out.stats))
+    row = evaluation.rows.analysis_fields(jax.tree.map(lambda x: x[0], out.stats))
     np.testing.assert_allclose(row["kl_by_agent"], kl.mean(0), rtol=1e-5, atol=1e-7)
     if mode == "none":
         assert row["kl_by_agent"] == [0.0, 0.0, 0.0] and row["dag_density"] == 0.0
@@ -219,7 +220,7 @@ def test_smax_in_pass_analyses_equal_analysis_functions_on_the_recorded_steps():
     pol = BNPolicy(num_agents=3, obs_dim=env.obs_dim, state_dim=env.state_dim, num_actions=env.num_actions,
                    mode="full", mask_invisible_parents=True)
     params = pol.init(jax.random.PRNGKey(0))
-    episodes = evaluate.make_episodes([pol], env, 1, analyses=[True], record=True)
+    episodes = evaluation.make_episodes([pol], env, 1, analyses=[True], record=True)
     out = jax.device_get(jax.jit(episodes)(params, jax.random.PRNGKey(2)))
     length = int(out.lengths[0, 0])
     sums = {k: [np.zeros(3), np.zeros(3)] for k in ("vis", "health", "dist")}
@@ -237,13 +238,13 @@ def test_smax_in_pass_analyses_equal_analysis_functions_on_the_recorded_steps():
         np.testing.assert_allclose(tally.num, sums[k][0], rtol=1e-5)
         np.testing.assert_allclose(tally.den, sums[k][1])
     assert sums["vis"][1].sum() > 0 and sums["health"][1].sum() > 0  # the example has parents to count
-    row = evaluate.Evaluator._analysis_fields(st)
+    row = evaluation.rows.analysis_fields(st)
     np.testing.assert_allclose(row["visible_parent_fraction"], sums["vis"][0].sum() / sums["vis"][1].sum(), rtol=1e-6)
 
 
 def test_evaluator_traces_once_and_rows_are_json():
     cfg, env, pol = _cg("full", n=2)
-    ev = evaluate.make_evaluator(cfg, pol, env, 3)
+    ev = evaluation.make_evaluator(cfg, pol, env, 3)
     params = _seeds(pol, "cg")
     rows1 = ev(params, jax.random.PRNGKey(0), update=1, env_steps=10)
     rows2 = ev(params, jax.random.PRNGKey(1), update=2, env_steps=20, first_seed=5)
@@ -253,7 +254,7 @@ def test_evaluator_traces_once_and_rows_are_json():
     keys = set(rows1[0])
     assert keys == {"update", "env_steps", "seed", "policy", "greedy", "return", "length", "episodes", "kl_by_agent",
                     "parents_by_agent", "dag_density"}
-    summary = evaluate.summarize(rows1, env.has_win)
+    summary = evaluation.summarize(rows1, env.has_win)
     assert set(summary) == {"joint", "decentralized"}
     assert set(summary["joint"]) == {"return_mean", "return_per_seed", "length_mean", "episodes_per_seed"}
 

@@ -1,4 +1,4 @@
-"""Evaluation on the real StarCraft II (jbn/host_eval.py, `python -m jbn.evaluate RUN_DIR --env sc2_<map>`): which
+"""Evaluation on the real StarCraft II (jbn/evaluation/game.py, `python -m jbn.evaluate RUN_DIR --env sc2_<map>`): which
 episodes count, a SMAX-trained policy played on the fake game through the `smax` layout, and the errors for
 envs the policy cannot play."""
 import io
@@ -11,7 +11,8 @@ import pytest
 from rich.console import Console
 
 from envs_jax import TimeStep
-from jbn import evaluate, host_eval, train
+from jbn import evaluate, evaluation, train
+from jbn.evaluation import game as game_eval
 from jbn.config import Config, UserError
 
 NEEDS_PYSC2 = "the StarCraft II bridge needs pysc2: pip install -e '.[sc2]'"
@@ -66,13 +67,13 @@ def _act(params, obs, avail, visible, key):
 def test_each_game_plays_a_fixed_share_of_the_episodes():
     """Game 0's episodes last 2 steps, game 1's 5: with 4 episodes each game plays 2, so the mean length is 3.5 (the
     first 4 episodes to end would give 2.75); a crashed episode is replaced by the game's next one."""
-    out = host_eval.play_episodes(_act, ScriptedGames([2, 5]), None, 4, jax.random.PRNGKey(0))
+    out = game_eval.play_episodes(_act, ScriptedGames([2, 5]), None, 4, jax.random.PRNGKey(0))
     np.testing.assert_array_equal(np.sort(out["length"]), [2, 2, 5, 5])
     assert out["return"].mean() == 3.5 and out["won"].sum() == 2
-    out = host_eval.play_episodes(_act, ScriptedGames([2, 5, 3]), None, 5, jax.random.PRNGKey(0))
+    out = game_eval.play_episodes(_act, ScriptedGames([2, 5, 3]), None, 5, jax.random.PRNGKey(0))
     np.testing.assert_array_equal(np.sort(out["length"]), [2, 2, 3, 5, 5])  # quotas 2, 2, 1
     games = ScriptedGames([2, 5], crash_episode=0)
-    out = host_eval.play_episodes(_act, games, None, 4, jax.random.PRNGKey(0))
+    out = game_eval.play_episodes(_act, games, None, 4, jax.random.PRNGKey(0))
     assert len(out["return"]) == 4 and -1.0 not in out["return"] and out["return"].mean() == 3.5
 
 
@@ -111,7 +112,7 @@ def test_smax_policy_plays_the_game_unchanged(smax_run, fake_3m, tmp_path):
     assert saved["env"] == "sc2_3m" and saved["rows"] == rows
     text = console.file.getvalue()
     assert "on sc2_3m" in text and "decentralized" in text
-    assert evaluate.summarize(rows, True)["joint"]["length_mean"] == 60.0
+    assert evaluation.summarize(rows, True)["joint"]["length_mean"] == 60.0
 
 
 def test_envs_the_policy_cannot_play_are_refused(smax_run, tmp_path):

@@ -1,4 +1,4 @@
-"""Training on the real StarCraft II (jbn/host_train.py): the host-side rollout reproduces the compiled one, and
+"""Training on the real StarCraft II (jbn/game_stepper.py): the host-side rollout reproduces the compiled one, and
 `python -m jbn.train --env sc2_<map>` runs end to end against our fake game (a fake SC2PATH install started
 through pysc2's real launch path): metrics, checkpoints, resume, a game killed mid-run, a game that cannot
 be relaunched, and the run's evaluation on the game."""
@@ -14,7 +14,8 @@ import pytest
 
 from envs_jax.sc2 import env as sc2_env
 from jbn import checkpoint as ckpt
-from jbn import host_train, train
+from jbn import game, game_stepper, train
+from jbn import trainer as tr
 from jbn.config import Config, resolve
 
 # 2 games x 8 steps = 16 env steps per update; one epoch of one minibatch.
@@ -64,15 +65,15 @@ def test_host_rollout_and_learn_equal_the_compiled_update(dag):
     `Trainer.rollout`'s transitions and keys, and the compiled learn on it the same metrics and parameters."""
     # cg_2's episodes last 25 steps: the 30-step rollout crosses an auto-reset (done, final_world_state)
     cfg = resolve(Config(env="cg_2", dag=dag, num_envs=3, num_steps=30, num_epochs=2, total_steps=900, eval_episodes=0))
-    trainer = train.make_train(cfg)
+    trainer = tr.make_train(cfg)
     state = jax.jit(trainer.init)(jax.random.PRNGKey(4))
     state_j, traj_j = jax.jit(trainer.rollout)(state)
 
     learner = state.replace(env_state=(), timestep=())
-    act_c, learn_c = host_train.compile_host_update(trainer, learner, cfg.num_envs, cfg.num_steps)
+    act_c, learn_c = game_stepper.compile_host_update(trainer, learner, cfg.num_envs, cfg.num_steps)
     env = HostJaxEnv(trainer.env, cfg.num_envs)
-    ts = host_train.host_timestep(state.timestep)
-    learner_h, _, ts_h, traj_h = host_train.rollout_on_host(act_c, env, learner, state.env_state, ts, cfg.num_steps)
+    ts = game.host_timestep(state.timestep)
+    learner_h, _, ts_h, traj_h = game_stepper.rollout_on_host(act_c, env, learner, state.env_state, ts, cfg.num_steps)
 
     np.testing.assert_array_equal(learner_h.key, state_j.key)
     assert jax.tree.structure(traj_h) == jax.tree.structure(traj_j)
@@ -121,8 +122,8 @@ def test_train_on_the_game_writes_metrics_checkpoints_and_evaluations(game_run):
     assert [(r["update"], r["policy"], r["greedy"]) for r in evals] == [
         (u, "joint", g) for u in (1, 2) for g in (False, True)]
     assert summary["eval"]["joint"]["episodes_per_seed"] == 1 and evals[-1]["win_rate"] == 0.0
-    spec = host_train.make_game("sc2_3m", "smax", None)
-    target = jax.eval_shape(lambda: jax.tree.map(lambda x: x[None], train.make_train(resolve(cfg), env=spec)
+    spec = game.make_game("sc2_3m", "smax", None)
+    target = jax.eval_shape(lambda: jax.tree.map(lambda x: x[None], tr.make_train(resolve(cfg), env=spec)
                                                  .init_learner(jax.random.PRNGKey(0))))
     params = ckpt.restore(os.path.join(ckpt.root(run), "2"), target).params  # a seed axis of 1, as any run's
     assert jax.tree.leaves(params)[0].shape[0] == 1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jbn import checkpoint as ckpt
-from jbn import train
+from jbn import rundir, train
 from jbn.config import Config, UserError, resolve
 
 # cg_2, 2 envs x 5 steps = 10 env steps per update.
@@ -84,7 +84,7 @@ def test_resume_free_fields_are_listed():
 def test_default_run_dirs_are_unique_and_created(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = resolve(Config(**{**BASE, "total_steps": 20}))
-    dirs = {train._new_run_dir(cfg) for _ in range(3)}  # same second
+    dirs = {rundir.new_run_dir(cfg) for _ in range(3)}  # same second
     assert len(dirs) == 3 and all(os.path.isdir(d) for d in dirs)
 
 
@@ -185,10 +185,10 @@ def test_run_dir_errors_exit_2(tmp_path, capsys):
 
 def test_a_run_dir_in_use_is_refused(tmp_path):
     cfg = resolve(_cfg(tmp_path, total_steps=20))
-    fd = train._lock(str(tmp_path))
+    fd = rundir.lock(str(tmp_path))
     try:
         with pytest.raises(UserError, match="in use by another training process"):
-            train._lock(str(tmp_path))
+            rundir.lock(str(tmp_path))
     finally:
         os.close(fd)
     assert cfg.run_dir == str(tmp_path)

@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 from jbn import train
+
+from jbn import trainer as tr
 from jbn.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,15 +130,16 @@ DATA_PARALLEL = textwrap.dedent("""
     import json, sys
     import jax, numpy as np
     from jbn import placement as place, sweep, train
+    from jbn import trainer as tr
     from jbn.config import Config, resolve
 
     cfg = resolve(Config(**json.loads(sys.argv[1])))
     pl = place.make(cfg, cfg.num_runs)
-    trainer = train.make_train(cfg, mesh=pl.mesh)
-    state = train.init_seeds(trainer.init, train.seed_keys(cfg), sweep.run_hypers(cfg))
+    trainer = tr.make_train(cfg, mesh=pl.mesh)
+    state = tr.init_seeds(trainer.init, tr.seed_keys(cfg), sweep.run_hypers(cfg))
     shardings = pl.state_shardings(state)
     state = pl.put(state, shardings)
-    fn = jax.jit(train.over_seeds(trainer.update_chunk, cfg.num_runs, place.RUNS), in_shardings=(shardings,),
+    fn = jax.jit(tr.over_seeds(trainer.update_chunk, cfg.num_runs, place.RUNS), in_shardings=(shardings,),
                  out_shardings=(shardings, pl.runs_sharding()))
     compiled = fn.lower(state).compile()
     hlo = compiled.as_text()
@@ -169,9 +172,9 @@ def test_data_parallel_over_4_devices_equals_one_device():
     from jbn.config import resolve
 
     one = resolve(Config(**{**cfg, "data_parallel": 1}))
-    trainer = train.make_train(one)
-    state = train.init_seeds(trainer.init, train.seed_keys(one))
-    chunk = __import__("jax").jit(train.over_seeds(trainer.update_chunk, 1))
+    trainer = tr.make_train(one)
+    state = tr.init_seeds(trainer.init, tr.seed_keys(one))
+    chunk = __import__("jax").jit(tr.over_seeds(trainer.update_chunk, 1))
     ref = []
     for _ in range(one.num_chunks):
         state, m = chunk(state)

@@ -12,6 +12,7 @@ import pytest
 
 from jbn import placement as place
 from jbn import plot, ppo, schedules, sweep, train
+from jbn import trainer as tr
 from jbn.config import Config, UserError, resolve
 
 
@@ -23,9 +24,9 @@ def _tiny(**kw):
 
 def _learn(cfg):
     """Every chunk of cfg, as `train.run` runs them on one device: metrics [runs, updates], final state."""
-    trainer = train.make_train(cfg)
-    state = train.init_seeds(trainer.init, train.seed_keys(cfg), sweep.run_hypers(cfg))
-    chunk = jax.jit(train.over_seeds(trainer.update_chunk, cfg.num_runs))
+    trainer = tr.make_train(cfg)
+    state = tr.init_seeds(trainer.init, tr.seed_keys(cfg), sweep.run_hypers(cfg))
+    chunk = jax.jit(tr.over_seeds(trainer.update_chunk, cfg.num_runs))
     out = []
     for _ in range(cfg.num_chunks):
         state, m = chunk(state)
@@ -96,16 +97,16 @@ def test_injected_optimizer_equals_the_static_one():
     grads = jax.tree.map(lambda x: 40.0 * jnp.sin(3.0 * x + 1.0), params)  # norms above the clipping norm
     cfg = _tiny(lr=3e-4, max_grad_norm=0.5)
     static = ppo.make_optimizer(3e-4, 0.5, list(params), cfg.grad_clip)
-    injected = train.make_optimizer(cfg, list(params))
+    injected = tr.make_optimizer(cfg, list(params))
     hyper = sweep.hyper_of(sweep.base_values(cfg))
-    s1, s2 = static.init(params), train.set_hyper(injected.init(params), jax.tree.map(jnp.asarray, hyper))
+    s1, s2 = static.init(params), tr.set_hyper(injected.init(params), jax.tree.map(jnp.asarray, hyper))
     for _ in range(3):
         u1, s1 = static.update(grads, s1, params)
         u2, s2 = injected.update(grads, s2, params)
         for a, b in zip(jax.tree.leaves(u1), jax.tree.leaves(u2)):
             np.testing.assert_array_equal(a, b)
     # and another lr in the leaf is another step size
-    s3 = train.set_hyper(injected.init(params), hyper._replace(lr=jnp.float32(6e-4)))
+    s3 = tr.set_hyper(injected.init(params), hyper._replace(lr=jnp.float32(6e-4)))
     u3, _ = injected.update(grads, s3, params)
     u1, _ = static.update(grads, static.init(params), params)
     np.testing.assert_allclose(jax.tree.leaves(u3)[0], 2 * jax.tree.leaves(u1)[0], rtol=1e-6)
@@ -222,7 +223,7 @@ def test_plot_groups_a_sweep_by_point_mean_and_se_over_its_seeds(tmp_path):
 # ---------------------------------------------------------------- memory, placement, multi-host arguments
 def test_memory_estimate_counts_the_state_and_refuses_what_does_not_fit():
     cfg = _tiny(num_seeds=2, sweep=("lr=1e-3,3e-4",))
-    trainer = train.make_train(cfg)
+    trainer = tr.make_train(cfg)
     hyper = sweep.run_hypers(cfg)[0]
     real = jax.jit(trainer.init)(jax.random.PRNGKey(0), hyper)
     est = place.estimate(trainer, cfg, hyper)

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from jbn import train
+
+from jbn import trainer as tr
 from jbn.config import Config, resolve
 from jbn.policy import BNPolicy
 from jbn import dag as dag_lib, ppo
@@ -157,10 +159,10 @@ def test_resume_continues_where_it_stopped(tmp_path):
 def _learn(cfg, wrap=lambda f: f):
     """Run every chunk of cfg as `train.run` does (seeds vmapped; one seed without the vmap); metrics
     concatenated to [seeds, updates]."""
-    trainer = train.make_train(cfg)
+    trainer = tr.make_train(cfg)
     init, update_chunk = trainer.init, trainer.update_chunk
-    state = train.init_seeds(init, train.seed_keys(cfg))
-    chunk = jax.jit(train.over_seeds(wrap(update_chunk), cfg.num_seeds))
+    state = tr.init_seeds(init, tr.seed_keys(cfg))
+    chunk = jax.jit(tr.over_seeds(wrap(update_chunk), cfg.num_seeds))
     out = []
     for _ in range(cfg.num_chunks):
         state, m = chunk(state)

@@ -41,25 +41,18 @@ What SMAX -> game transfer cannot fix (the sim-to-real gaps of the `smax` layout
 """
 from __future__ import annotations
 
-from .maps import SMAC_MAPS
+from envs_jax.choices import check_choice
 
-_PREFIX = "sc2_"
-
-
-def sc2_names() -> list[str]:
-    """Every `sc2_<map>` name (SMAC's maps). The `smax` layout needs a SMAX scenario of the same roster."""
-    return [_PREFIX + m for m in SMAC_MAPS]
+from .maps import SC2_PREFIX, sc2_names
 
 
 def make(name: str, layout: str = "smax", num_envs: int | None = None, **kwargs):
     """An `SC2Env` for `sc2_<map>` (`num_envs=E`: an `SC2VecEnv` of E games). Starts no game: the first
     `reset` does. kwargs: see `SC2Env`."""
-    from envs_jax.registry import check_choice
-
-    from .env import SC2Env, SC2VecEnv
+    from .env import SC2Env, SC2VecEnv  # jax (envs_jax.wrappers) only when a game is built
 
     check_choice("env", name, sc2_names())
-    map_name = name[len(_PREFIX) :]
+    map_name = name[len(SC2_PREFIX) :]
     if num_envs is None:
         return SC2Env(map_name, layout=layout, **kwargs)
     if num_envs < 1:
@@ -74,7 +67,8 @@ make_sc2 = make
 
 def __getattr__(attr):
     # The env classes import envs_jax.wrappers (jax); pysc2 itself is imported only when a game starts.
-    if attr in ("SC2Env", "SC2VecEnv", "SC2State", "SC2InstallError", "SC2GameCrashed", "Pysc2Launcher"):
+    if attr in ("SC2Env", "SC2VecEnv", "SC2State", "SC2InstallError", "SC2GameCrashed", "Pysc2Launcher",
+                "load_pysc2"):
         from . import env
 
         return getattr(env, attr)
@@ -86,4 +80,4 @@ def __getattr__(attr):
 
 
 __all__ = ["sc2_names", "make", "make_sc2", "SC2Env", "SC2VecEnv", "SC2State", "SC2InstallError",
-           "SC2GameCrashed", "RosterError"]
+           "SC2GameCrashed", "RosterError", "load_pysc2"]

@@ -36,7 +36,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from envs_jax.registry import check_choice
+from envs_jax.choices import check_choice
 from envs_jax.wrappers import TimeStep
 
 from ._proto import INSTALL_HINT, load_pysc2
@@ -629,5 +629,5 @@ def _stack(items):
 
 __all__ = [
     "SC2Env", "SC2VecEnv", "SC2State", "SC2InstallError", "SC2GameCrashed", "RosterError", "Pysc2Launcher",
-    "LaunchedGame", "check_install", "default_sc2_path", "INSTALL_HINT",
+    "LaunchedGame", "check_install", "default_sc2_path", "INSTALL_HINT", "load_pysc2",
 ]

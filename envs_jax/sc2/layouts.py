@@ -37,6 +37,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from envs_jax import registry  # the SMAX scenarios (registry imports only the map table of this package)
+from envs_jax.smax_medivac import ENERGY_MAX, HEAL_RANGE
+
 from .maps import ENEMY_KIND_ORDER, SMAC_MAX_COOLDOWN, MapSpec, roster_str
 from .units import GAME_LOOPS_PER_SECOND, Geometry, Roster, RosterError, UnitTable
 
@@ -91,8 +94,6 @@ class SmaxParams:
         heal_range = energy_max = 0.0
         biological = np.zeros(len(game.unit_type_names), bool)
         if medivac:
-            from envs_jax.smax_medivac import ENERGY_MAX, HEAL_RANGE
-
             heal_range, energy_max = float(HEAL_RANGE), float(ENERGY_MAX)
             biological = np.asarray(game.unit_type_biological, bool)
         return cls(
@@ -255,16 +256,14 @@ class SmaxLayout:
 
     def __init__(self, spec: MapSpec, policy_map: str | None = None, move_amount: float = 2.0,
                  infer_enemy_actions: bool = True):
-        import envs_jax
-
         policy_map = policy_map or spec.name
         env_name = f"smax_{policy_map}"
-        if env_name not in envs_jax.names():
-            smax_names = sorted(n[5:] for n in envs_jax.names() if n.startswith("smax_"))
+        if env_name not in registry.names():
+            smax_names = sorted(n[5:] for n in registry.names() if n.startswith("smax_"))
             raise ValueError(
                 f"layout 'smax' needs a SMAX scenario for policy_map={policy_map!r}; SMAX has: {', '.join(smax_names)}"
             )
-        self.params = p = SmaxParams.from_env(envs_jax.make(env_name))
+        self.params = p = SmaxParams.from_env(registry.make(env_name))
         self.spec, self.policy_map = spec, policy_map
         self.move_amount, self.infer_enemy_actions = move_amount, infer_enemy_actions
         kinds = [p.type_names[t] for t in p.scenario_types]

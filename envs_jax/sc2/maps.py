@@ -143,3 +143,11 @@ def roster_str(pairs) -> str:
             counted[k] = counted.get(k, 0) + 1
         pairs = list(counted.items())
     return " + ".join(f"{c} {k}" for k, c in pairs) or "no units"
+
+
+SC2_PREFIX = "sc2_"
+
+
+def sc2_names() -> list[str]:
+    """Every `sc2_<map>` name (SMAC's maps). The `smax` layout needs a SMAX scenario of the same roster."""
+    return [SC2_PREFIX + m for m in SMAC_MAPS]

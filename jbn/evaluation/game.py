@@ -4,9 +4,9 @@ A policy trained in SMAX (`--env smax_<map>`) plays the real map through the bri
 builds SMAX's observations and action ids from the game's units, so the policy runs unchanged (the gaps
 that remain: envs_jax/sc2/__init__.py). A policy trained on the game plays it with its own layout.
 
-The rows have `evaluate.Evaluator.rows`' schema (update, env_steps, seed, policy, greedy, return, length,
+The rows have `Evaluator.rows`' schema (jbn/evaluation/rows.py builds both) (update, env_steps, seed, policy, greedy, return, length,
 episodes, win_rate) for the same combinations (joint as trained and decentralised, sampled and greedy), so
-`evaluate.print_tables` and `evaluate.summarize` read them; the in-pass DAG analyses are not computed here
+`tables.print_tables` and `rows.summarize` read them; the in-pass DAG analyses are not computed here
 (several need SMAX's state). The episodes are played in Python: each step is one jitted call of the
 combination's policy on the E games' observations, then `SC2VecEnv.step`. Game i plays episodes i, i + E,
 i + 2E, ... of each row (a quota fixed in advance, so short episodes are not favoured), and every row starts
@@ -19,10 +19,15 @@ from typing import Optional, Sequence
 import jax
 import numpy as np
 
-from envs_jax.registry import check_choice, sc2_names, train_names
+from envs_jax.choices import check_choice
+from envs_jax.registry import sc2_names, train_names
+from envs_jax.sc2.maps import SMAC_MAPS, roster_str
 
-from .config import Config, UserError, is_sc2, smax_twin
-from .rollout import act
+from ..config import Config, UserError, is_sc2, smax_twin
+from ..game import View, check_game, game_restarts, host_timestep, make_game, step_inputs
+from ..rollout import act
+from .kernel import policy_for
+from .rows import base_row
 
 
 def playable_envs(cfg: Config) -> list[str]:
@@ -32,8 +37,6 @@ def playable_envs(cfg: Config) -> list[str]:
 
 
 def _roster(env: str) -> Optional[str]:
-    from envs_jax.sc2.maps import SMAC_MAPS, roster_str
-
     spec = SMAC_MAPS.get(smax_twin(env)[len("smax_"):]) if env.startswith(("smax_", "sc2_")) else None
     return None if spec is None else f"{roster_str(spec.allies)} vs {roster_str(spec.enemies)}"
 
@@ -60,8 +63,6 @@ def target_env(cfg: Config, env: Optional[str]) -> str:
 def game_for_run(cfg: Config, target: str, num_games: int, seed: int):
     """The games a run's policy plays on `target` = sc2_<map>: its own layout for a run trained on the game, SMAX's
     layout of its map for a SMAX run."""
-    from .host_train import check_game, make_game
-
     layout = cfg.sc2_layout if is_sc2(cfg.env) else "smax"
     env = make_game(target, layout, num_games, seed=seed)
     check_game(env)
@@ -70,16 +71,12 @@ def game_for_run(cfg: Config, target: str, num_games: int, seed: int):
 
 def make_act(policy):
     """actions(params, obs [E, N, D], avail, visible, key) -> int32 [E, N], jitted (one call per step)."""
-    from .host_train import View
-
     return jax.jit(lambda params, obs, avail, visible, key: act(policy, params, View(obs, avail, visible), key).actions)
 
 
 def play_episodes(act_fn, env, params, num_episodes: int, key) -> dict[str, np.ndarray]:
     """Returns, lengths and wins ([num_episodes] each) of the episodes the policy `act_fn` plays on the games of
     `env` (an SC2VecEnv; see the module docstring for which episodes count)."""
-    from .host_train import game_restarts, host_timestep, step_inputs
-
     E = env.num_envs
     quota = np.array([len(range(i, num_episodes, E)) for i in range(E)])
     state, ts = env.reset()
@@ -105,8 +102,6 @@ def play_on_game(policy, env, params, num_episodes: int, key, *, combos: Sequenc
                  env_steps: int) -> list[dict]:
     """Evaluator rows of seed-batched params ([S, ...] leaves) on the games of `env`: for each seed (key
     fold_in(key, first_seed + k), as the JAX evaluator) and combination, `num_episodes` episodes."""
-    from .evaluate import _json_float, policy_for
-
     acts = {combo: make_act(policy_for(policy, combo)) for combo in combos}
     num_seeds = jax.tree.leaves(params)[0].shape[0]
     rows = []
@@ -115,10 +110,6 @@ def play_on_game(policy, env, params, num_episodes: int, key, *, combos: Sequenc
         seed_key = jax.random.fold_in(key, first_seed + s)
         for combo in combos:
             ep = play_episodes(acts[combo], env, seed_params, num_episodes, seed_key)
-            row = {"update": int(update), "env_steps": int(env_steps), "seed": first_seed + s,
-                   "policy": combo.policy, "greedy": combo.greedy, "return": _json_float(ep["return"].mean()),
-                   "length": _json_float(ep["length"].mean()), "episodes": int(num_episodes)}
-            if env.has_win:
-                row["win_rate"] = _json_float(ep["won"].mean())
-            rows.append(row)
+            rows.append(base_row(update=update, env_steps=env_steps, run={"seed": first_seed + s}, combo=combo,
+                                 returns=ep["return"], lengths=ep["length"], won=ep["won"], has_win=env.has_win))
     return rows

@@ -1,0 +1,106 @@
+"""The JAX envs' stepper of the driver loop: every run's update chunks as one compiled program.
+
+    stepper = CompiledStepper(cfg, placement)    # setup and the memory check, before anything is written
+    stepper.compile(remaining)                   # init the runs, lower and compile the chunk once
+    metrics = stepper.step(call)                 # K = cfg.updates_per_chunk updates of every run, [runs, K]
+
+The chunk is `jax.jit(over_seeds(trainer.update_chunk, R))` (jbn.trainer), sharded over the devices by
+jbn.placement; its state is donated, so a chunk that fails leaves no state to save (`saves_on_failure`).
+"""
+from __future__ import annotations
+
+import jax
+
+from . import placement as place
+from . import sweep
+from .config import Config
+from .evaluation import eval_seed, make_evaluator
+from .rundir import restore_newest
+from .trainer import init_seeds, make_train, over_seeds, seed_keys
+
+
+class CompiledStepper:
+    """The driver's stepper for the JAX envs (module docstring)."""
+
+    saves_on_failure = False  # the chunk donates its input state
+
+    def __init__(self, cfg: Config, placement: place.Placement | None):
+        self.cfg, self.placement = cfg, placement
+        self.runs = sweep.runs(cfg)
+        self.trainer = make_train(cfg, mesh=placement.mesh if placement else None)
+        self.hypers = sweep.run_hypers(cfg)
+        self.need, self.have, _ = place.check_memory(self.trainer, cfg, self.hypers[0], len(self.runs), placement)
+        owner = placement.owner() if placement is not None else [0] * len(self.runs)
+        self.only = [r for r, p in enumerate(owner) if p == jax.process_index()]
+        self.has_win, self.learns_dag = self.trainer.env.has_win, self.trainer.policy.learns_dag
+        self.updates_per_call = cfg.updates_per_chunk
+        self.can_evaluate = cfg.eval_episodes > 0
+        self.evaluator = (make_evaluator(cfg, self.trainer.policy, self.trainer.env, cfg.eval_episodes)
+                          if self.can_evaluate else None)
+        self.eval_key = jax.random.PRNGKey(eval_seed(cfg.seed))  # every evaluation: `jbn.evaluate RUN_DIR` repeats it
+        self.state = self.compiled = None
+
+    def header(self) -> str:
+        cfg, placement = self.cfg, self.placement
+        schedule = f" anneal={cfg.anneal}" if cfg.dag == "context" else ""
+        if cfg.dag == "context" and cfg.anneal != "none" and not {"alpha0", "alpha1"} & set(sweep.swept_names(cfg)):
+            a = cfg.anneal_config
+            schedule += f" (α {a.alpha0:g}->{a.alpha1:g})"
+        lr = "" if any(s.startswith("lr=") for s in cfg.sweep) else f"lr={cfg.lr:g} "
+        text = (f"{cfg.env} dag={cfg.dag}{schedule} seeds={cfg.num_seeds} envs={cfg.num_envs} T={cfg.num_steps} "
+                f"{lr}clip={cfg.grad_clip}\n"
+                f"{cfg.num_updates} updates ({cfg.num_updates * cfg.batch_size:,} env steps per seed) in chunks of "
+                f"{cfg.updates_per_chunk}"
+                + (f"; eval every {cfg.eval_every} updates" if cfg.eval_episodes and cfg.eval_every else ""))
+        if cfg.num_points > 1:
+            text += (f"\nsweep: {cfg.num_points} points ({' x '.join(s.partition('=')[0] for s in cfg.sweep)}) x "
+                     f"{cfg.num_seeds} seeds = {cfg.num_runs} runs in one program")
+        if placement is not None:
+            text += f"\n{placement.describe()}"
+        if placement is not None or cfg.num_runs > 1:
+            text += f"; memory estimate {self.need / 2**20:,.0f} MiB per device of {self.have / 2**30:,.1f} GiB"
+        return text
+
+    def compile(self, remaining: int) -> None:
+        state = init_seeds(self.trainer.init, seed_keys(self.cfg), self.hypers)
+        jit_args = {}
+        if self.placement is not None:
+            shardings = self.placement.state_shardings(state)
+            state = self.placement.put(state, shardings)
+            jit_args = dict(in_shardings=(shardings,), out_shardings=(shardings, self.placement.runs_sharding()))
+        spmd_axis = place.RUNS if self.placement is not None else None
+        chunk_fn = jax.jit(over_seeds(self.trainer.update_chunk, len(self.runs), spmd_axis), donate_argnums=0,
+                           **jit_args)
+        self.state = state
+        self.compiled = chunk_fn.lower(state).compile() if remaining else None
+
+    def restore(self, good, warn):
+        restored = restore_newest(good, self.state, warn)
+        if restored is None:
+            return None
+        self.state = restored[1]
+        return restored[0]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def step(self, call):
+        self.state, metrics = call(self.compiled, self.state)
+        return place.host_values(metrics)
+
+    def notes(self) -> list[str]:
+        return []
+
+    def checkpoint_state(self):
+        return self.state
+
+    def evaluate(self, update: int) -> list[dict]:
+        """The parameters of this very update, every run, four ways (jbn.evaluation)."""
+        return self.evaluator(self.state.params, self.eval_key, update=update, env_steps=update * self.cfg.batch_size,
+                              seeds=[r.seed for r in self.runs], tags=[r.tags for r in self.runs])
+
+    def summary(self) -> dict:
+        return {}

@@ -1,0 +1,215 @@
+"""The one host loop of a training run (`python -m jbn.train`): check, compile, restore, step, log, evaluate,
+checkpoint, summarise. Every run goes through it; what differs is the stepper that runs the updates:
+
+    CompiledStepper (jbn/compiled_stepper.py)   the JAX envs: chunks of K updates of every run, one compiled call
+    GameStepper     (jbn/game_stepper.py)       the real StarCraft II: one update per call, rolled out on the host
+
+A stepper gives the loop: `runs`, `only` (the runs this process writes), `has_win`, `learns_dag`,
+`updates_per_call`, `can_evaluate`, `saves_on_failure`; `header()`, `compile(remaining)`, `restore(good, warn)`,
+`step(call) -> metrics [runs, K]`, `notes()`, `checkpoint_state()`, `evaluate(update) -> rows`, `summary()`, and
+is a context manager (the games). The loop owns the decisions: where to resume, when to evaluate and
+checkpoint, what a non-finite loss or a signal does, and what summary.json holds.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import time
+
+import jax
+import numpy as np
+from jax.experimental import multihost_utils
+from rich.console import Console
+
+from . import checkpoint as ckpt
+from . import placement as place
+from . import rundir, sweep
+from .compiled_stepper import CompiledStepper
+from .config import Config, UserError, check_chunking, is_sc2, resolve
+from .evaluation import summarize
+from .game_stepper import GameStepper
+from .interrupt import Interrupt
+from .logging import RunLogger, chunk_summary
+
+
+def run(cfg: Config, console=None) -> dict:
+    """Train `cfg` (resolved or not): check everything, compile once, restore, run the chunks (log, evaluate,
+    checkpoint), evaluate. Bad input raises UserError before anything is compiled or written. Ctrl-C/SIGTERM:
+    checkpoint the last completed chunk and raise SystemExit(128 + signal). Returns a summary."""
+    explicit_chunk = cfg.updates_per_chunk is not None
+    cfg = resolve(cfg)
+    if place.init_distributed(cfg):  # before anything touches a device
+        if cfg.run_dir is None:
+            raise UserError("multi-host training needs --run-dir, the same directory on a filesystem every process "
+                            "shares (checkpoints and logs of all processes go there)")
+        if jax.process_index() > 0:  # process 0 speaks for the run; the others only fail loudly
+            console = Console(stderr=True, quiet=True)
+    console = console or Console(stderr=True)
+    warn = lambda msg: console.print(f"[yellow]warning:[/] {msg}", soft_wrap=True)  # noqa: E731
+    placement = None if is_sc2(cfg.env) else place.make(cfg, cfg.num_runs)  # the runs must divide: before any write
+    run_dir = rundir.new_run_dir(cfg)
+    console.print(f"run dir: {run_dir}", soft_wrap=True, highlight=False)
+    lock_fd = rundir.lock(run_dir, jax.process_index())
+    try:
+        return train_in(dataclasses.replace(cfg, run_dir=run_dir), explicit_chunk, console, warn, placement)
+    finally:
+        os.close(lock_fd)
+        saved = ckpt.list_updates(run_dir) if cfg.checkpoint else []
+        if saved and saved[0] < cfg.num_updates:
+            console.print(f"resume: {rundir.resume_command(run_dir)}", soft_wrap=True, highlight=False)
+        elif saved:
+            longer = cfg.dag != "context" or cfg.anneal == "none"  # else total_steps fixes the annealing schedule
+            hint = f" (train longer: {rundir.resume_command(run_dir)} --total-steps N)" if longer else ""
+            console.print(f"done: {run_dir}{hint}", soft_wrap=True, highlight=False)
+
+
+def make_stepper(cfg: Config, placement, start_update: int):
+    """The stepper of this run (module docstring); its setup checks what it needs before anything is written."""
+    if is_sc2(cfg.env):
+        return GameStepper(cfg, start_update)
+    return CompiledStepper(cfg, placement)
+
+
+def train_in(cfg: Config, explicit_chunk: bool, console, warn, placement=None) -> dict:
+    """`run` in a created and locked run directory; placement: where the runs go (None: one device)."""
+    run_dir = cfg.run_dir
+    process = jax.process_index()
+    # ---- setup: everything that can be wrong is checked before compiling
+    start_update, good = rundir.resume_point(cfg, warn)
+    remaining = cfg.num_updates - start_update
+    if remaining and remaining % cfg.updates_per_chunk:
+        if explicit_chunk:
+            check_chunking(remaining, cfg.updates_per_chunk)
+        cfg = dataclasses.replace(cfg, updates_per_chunk=largest_divisor_at_most(remaining, cfg.updates_per_chunk))
+    stepper = make_stepper(cfg, placement, start_update)
+    if process == 0:
+        rundir.atomic_write(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
+    console.print(stepper.header(), soft_wrap=True, highlight=False)
+
+    # ---- compile, restore
+    t0 = time.perf_counter()
+    stepper.compile(remaining)
+    compile_s = time.perf_counter() - t0
+    console.print(f"compiled in {compile_s:.1f}s", highlight=False)
+    restored = stepper.restore(good, warn)
+    if restored is not None:
+        if restored != start_update:  # the newest checkpoint did not load: an older one did
+            start_update, remaining = restored, cfg.num_updates - restored
+            check_chunking(remaining, cfg.updates_per_chunk)
+        console.print(f"resumed at update {start_update} of {cfg.num_updates}", highlight=False)
+    rundir.reset_logs(cfg, start_update, warn, process)
+
+    # ---- the loop
+    K = stepper.updates_per_call
+    last_eval = {"update": None, "rows": []}
+
+    def evaluate(done: int) -> list[dict]:
+        rows = stepper.evaluate(done)
+        last_eval.update(update=done, rows=rows)
+        return rows
+
+    done = saved = start_update  # updates done; the newest checkpoint
+    last_save = time.monotonic()
+    with stepper, RunLogger(run_dir, cfg, has_win=stepper.has_win, learns_dag=stepper.learns_dag,
+                            start_update=start_update, console=console, runs=stepper.runs, only=stepper.only,
+                            process=process) as log, Interrupt(log.print) as interrupt:
+        try:
+            for _ in range(remaining // K):
+                t = time.perf_counter()
+                metrics = stepper.step(interrupt.call)
+                dt = time.perf_counter() - t
+                check_finite(metrics, stepper.runs, run_dir)
+                done += K
+                log.chunk(metrics, dt)
+                for note in stepper.notes():
+                    log.print(note)
+                if stepper.can_evaluate and cfg.eval_every and done // cfg.eval_every > (done - K) // cfg.eval_every:
+                    log.evaluation(evaluate(done))
+                # every process takes the same decision (a checkpoint is collective): the time of process 0
+                stop = agree(interrupt.signum is not None)
+                due = agree(time.monotonic() - last_save >= cfg.checkpoint_every_s)
+                if cfg.checkpoint and (stop or done == cfg.num_updates or due):
+                    ckpt.save(run_dir, done, stepper.checkpoint_state(), cfg.keep_checkpoints)
+                    saved, last_save = done, time.monotonic()
+                if stop:
+                    log.print(f"stopped at update {done} of {cfg.num_updates}"
+                              + (" (checkpoint written)" if cfg.checkpoint else " (no checkpoint: --checkpoint false)"))
+                    raise SystemExit(128 + (interrupt.signum or signal.SIGTERM))
+        except FloatingPointError:
+            raise  # the state is bad: the last good checkpoint stays
+        except Exception as e:  # a game that cannot be relaunched, an install removed mid-run, ...: the step in
+            # flight is lost, not the updates before it, where the stepper's state survives a failed step
+            if stepper.saves_on_failure and cfg.checkpoint and done > saved:
+                ckpt.save(run_dir, done, stepper.checkpoint_state(), cfg.keep_checkpoints)
+                log.print(f"{type(e).__name__} during the rollout of update {done + 1}: the state after "
+                          f"update {done} is checkpointed")
+            raise
+        if stepper.can_evaluate and last_eval["update"] != cfg.num_updates:  # the final evaluation
+            rows = evaluate(cfg.num_updates)
+            if remaining:  # (a finished run resumed already logged it)
+                log.evaluation(rows)
+        last = log.last
+        last_metrics = log.last_metrics
+        summary = {"run_dir": run_dir, "compile_s": compile_s, **last, **stepper.summary()}
+    if stepper.can_evaluate and cfg.num_points == 1:
+        summary["eval"] = summarize(last_eval["rows"], stepper.has_win)
+        for mode, res in summary["eval"].items():
+            win = f" win {res['win_rate_mean']:.2f}" if stepper.has_win else ""
+            console.print(f"final eval {mode}: return {res['return_mean']:.3f}{win} (mean over seeds)", highlight=False)
+    if cfg.num_points > 1:  # one entry per point instead of a mean over unlike runs
+        summary["sweep"] = sweep_summary(cfg, last_eval["rows"], stepper.has_win, last_metrics, console)
+    if process == 0:
+        rundir.atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2))
+    return summary
+
+
+def largest_divisor_at_most(n: int, k: int) -> int:
+    return max(d for d in range(1, max(1, min(n, k)) + 1) if n % d == 0)
+
+
+def check_finite(metrics, runs: list[sweep.RunTag], run_dir: str) -> None:
+    """FloatingPointError naming the first update and run whose loss is not finite."""
+    total = np.asarray(metrics.loss.total)
+    if not np.all(np.isfinite(total)):
+        bad = np.argwhere(~np.isfinite(total))[0]
+        raise FloatingPointError(
+            f"non-finite loss at update {int(metrics.update[bad[0], bad[1]])} of {run_name(runs[bad[0]])}; "
+            f"the last good checkpoint in {ckpt.root(run_dir)} is kept"
+        )
+
+
+def agree(flag: bool) -> bool:
+    """Process 0's `flag` on every process (a checkpoint must be written by all of them or none)."""
+    if jax.process_count() == 1:
+        return flag
+    return bool(multihost_utils.broadcast_one_to_all(np.bool_(flag)))
+
+
+def run_name(run: sweep.RunTag) -> str:
+    return f"seed {run.seed}" + (f" at {sweep.label(dict(run.point))}" if run.point else "")
+
+
+def sweep_summary(cfg: Config, eval_rows: list[dict], has_win: bool, metrics, console) -> list[dict]:
+    """summary.json's per-point results: the point, the last update's training means over its seeds and, with
+    evaluation, the final evaluation summarised over its seeds (`evaluate.summarize`); printed one line each."""
+    out = []
+    for p, point in enumerate(sweep.points(cfg)):
+        sel = slice(p * cfg.num_seeds, (p + 1) * cfg.num_seeds)
+        entry = {"point": point, "label": sweep.label(point)}
+        if metrics is not None:
+            entry.update(chunk_summary(jax.tree.map(lambda x: np.asarray(x)[sel], metrics), has_win))
+        rows = [r for r in eval_rows if r.get("sweep") == point]
+        if rows:
+            entry["eval"] = summarize(rows, has_win)
+        out.append(entry)
+        joint = entry.get("eval", {}).get("joint")
+        ret = entry.get("episode_return")
+        text = f"{entry['label']}: train return " + ("-" if ret is None else f"{ret:.3g}")
+        if joint:
+            text += f", final eval joint return {joint['return_mean']:.3f}"
+            if has_win:
+                text += f" win {joint['win_rate_mean']:.2f}"
+        console.print(text, highlight=False)
+    return out

@@ -1,0 +1,143 @@
+"""A run's directory, host side: created or found, locked, written atomically, cut back to a checkpoint on resume.
+
+    run_dir = new_run_dir(cfg)                 # created (or, with --resume, found) and checked
+    fd = lock(run_dir)                         # one training process per directory
+    start, good = resume_point(cfg, warn)      # before compiling: the checkpoint to continue from
+    update, state = restore_newest(good, state, warn)
+    reset_logs(cfg, update, warn)              # metrics/eval rows up to the restored update, each once
+
+Every name here is public so the driver (jbn/driver.py) and the evaluation CLI use one implementation.
+"""
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import os
+import shlex
+import time
+
+from . import checkpoint as ckpt
+from .config import Config, UserError
+from .logging import log_file
+
+
+def resume_command(run_dir: str) -> str:
+    return f"python -m jbn.train --run-dir {shlex.quote(run_dir)} --resume"
+
+
+def atomic_write(path: str, text: str) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def new_run_dir(cfg: Config) -> str:
+    """The run directory, created (or, with --resume, found) and checked; nothing else is written."""
+    if cfg.resume:
+        if not os.path.isdir(cfg.run_dir):
+            what = "is not a directory" if os.path.exists(cfg.run_dir) else "does not exist"
+            raise UserError(f"--resume: run dir {cfg.run_dir!r} {what}; nothing to resume")
+        return cfg.run_dir
+    if cfg.run_dir is None:  # unique and created atomically: two runs started in the same second differ
+        base = os.path.join("runs", f"{cfg.env}_{cfg.dag}_{time.strftime('%Y%m%d-%H%M%S')}")
+        os.makedirs("runs", exist_ok=True)
+        k = 1
+        while True:
+            path = base if k == 1 else f"{base}-{k}"
+            try:
+                os.mkdir(path)
+                return path
+            except FileExistsError:
+                k += 1
+    path = cfg.run_dir
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"--run-dir {path!r} is a file, not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create --run-dir {path!r}: {e.strerror or e}") from None
+    if ckpt.list_updates(path):
+        raise UserError(f"{path!r} already holds checkpoints; pass --resume to continue it or choose another --run-dir")
+    return path
+
+
+def lock(run_dir: str, process: int = 0) -> int:
+    """An exclusive lock on run_dir for this process (released when it exits); process I > 0 of a multi-host run
+    holds .lock.p<I>, so the processes of one run do not exclude each other."""
+    try:
+        fd = os.open(os.path.join(run_dir, ".lock" if process == 0 else f".lock.p{process}"), os.O_RDWR | os.O_CREAT,
+                     0o644)
+    except OSError as e:
+        raise UserError(f"cannot write in run dir {run_dir!r}: {e.strerror or e}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UserError(f"run dir {run_dir!r} is in use by another training process") from None
+    return fd
+
+
+def read_log_rows(path: str, keep_updates: int, warn) -> list[str]:
+    """The logged rows of updates <= keep_updates; a torn or unreadable line (a kill mid-write) is dropped."""
+    if not os.path.exists(path):
+        return []
+    kept = []
+    with open(path) as f:
+        lines = f.readlines()
+    for n, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            update = int(row["update"])
+        except (ValueError, KeyError, TypeError):
+            warn(f"{path}: dropped unreadable line {n + 1} of {len(lines)} (a write cut short)")
+            continue
+        if update <= keep_updates:
+            kept.append(line if line.endswith("\n") else line + "\n")
+    return kept
+
+
+def resume_point(cfg: Config, warn) -> tuple[int, list[tuple[int, str]]]:
+    """(update to start from, the good checkpoints newest first) of the run in cfg.run_dir; checks the resumed
+    config and the checkpoints' files only, so it runs before anything is compiled."""
+    run_dir = cfg.run_dir
+    start_update, good = 0, []
+    if cfg.resume:
+        ckpt.check_resume_config(run_dir, dataclasses.asdict(cfg))
+        good = ckpt.find_good(run_dir, warn)
+        if ckpt.list_updates(run_dir) and not good:
+            raise UserError(f"no loadable checkpoint in {ckpt.root(run_dir)}: every one is damaged (see warnings)")
+        start_update = good[0][0] if good else 0
+        if not good:
+            warn(f"{run_dir!r} has no checkpoint yet; starting from update 0")
+    if start_update > cfg.num_updates:
+        raise UserError(
+            f"the run in {run_dir!r} has already done {start_update} updates, more than total_steps = "
+            f"{cfg.total_steps} allows ({cfg.num_updates} updates)"
+        )
+    return start_update, good
+
+
+def restore_newest(good: list[tuple[int, str]], state, warn):
+    """(update, state) of the newest checkpoint in `good` that restores into the structure of `state`, falling back
+    to older ones with a warning; None when `good` is empty. UserError when none restores."""
+    for u, path in good:
+        try:
+            return u, ckpt.restore(path, state)
+        except Exception as e:  # noqa: BLE001 - any failure to load falls back to the previous checkpoint
+            warn(f"could not restore {path} ({type(e).__name__}: {e}); falling back to the previous one")
+    if good:
+        raise UserError(f"no checkpoint in {os.path.dirname(good[0][1])} could be restored (see warnings)")
+    return None
+
+
+def reset_logs(cfg: Config, start_update: int, warn, process: int = 0) -> None:
+    """This process's metrics and eval logs keep the rows up to the restored update (none on a fresh run)."""
+    for stem in ("metrics", "eval"):
+        path = log_file(cfg.run_dir, stem, process)
+        atomic_write(path, "".join(read_log_rows(path, start_update, warn)) if cfg.resume else "")

@@ -1,0 +1,128 @@
+"""The code's shape (docs/architecture.md §1): imports in jbn/ and envs_jax/ point one way (no cycle, counting the
+imports inside functions; those under `if TYPE_CHECKING:` aside) and no module imports another's private name.
+Read from the source with `ast`, so the rules hold for every line, not just the ones a test happens to run."""
+import ast
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGES = ("jbn", "envs_jax")
+
+
+def modules() -> dict[str, str]:
+    """Dotted module name -> file, for every .py under the packages."""
+    out = {}
+    for pkg in PACKAGES:
+        for dirpath, _, files in os.walk(os.path.join(ROOT, pkg)):
+            for f in files:
+                if f.endswith(".py"):
+                    path = os.path.join(dirpath, f)
+                    name = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
+                    out[name.removesuffix(".__init__")] = path
+    return out
+
+
+def imports(mods: dict[str, str]):
+    """(importer, imported module, imported name or None) for every import of one of `mods`."""
+    for mod, path in mods.items():
+        tree = ast.parse(open(path).read())
+        is_pkg = path.endswith("__init__.py")
+        type_checking = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                type_checking.update(id(n) for n in ast.walk(node))
+        for node in ast.walk(tree):
+            if id(node) in type_checking:
+                continue
+            if isinstance(node, ast.Import):
+                targets = [(a.name, None) for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = mod.split(".")[: None if is_pkg else -1]
+                    parts = parts[: len(parts) - (node.level - 1)]
+                    base = ".".join(parts + ([base] if base else []))
+                targets = [(f"{base}.{a.name}", None) if f"{base}.{a.name}" in mods else (base, a.name)
+                           for a in node.names]
+            else:
+                continue
+            for target, name in targets:
+                while target and target not in mods:
+                    target = target.rpartition(".")[0]
+                if target and target != mod:
+                    yield mod, target, name
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_checker_finds_a_cycle_and_a_private_import(tmp_path, monkeypatch):
+    """The rules can fail: two modules that import each other, one of them a private name."""
+    pkg = tmp_path / "jbn"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from .b import _hidden\n")
+    (pkg / "b.py").write_text("def f():\n    from . import a\n")
+    monkeypatch.setattr(__import__(__name__), "ROOT", str(tmp_path))
+    mods = {k: v for k, v in modules().items() if k.startswith("jbn")}
+    found = list(imports(mods))
+    edges = {}
+    for a, b, _ in found:
+        edges.setdefault(a, set()).add(b)
+    assert cycles(edges) == [["jbn.a", "jbn.b"]]
+    assert [(a, b, n) for a, b, n in found if n and n.startswith("_")] == [("jbn.a", "jbn.b", "_hidden")]
+
+
+def test_imports_point_one_way():
+    edges = {}
+    for a, b, _ in imports(modules()):
+        edges.setdefault(a, set()).add(b)
+    assert cycles(edges) == []
+
+
+def test_no_module_imports_a_private_name_of_another():
+    private = [(a, b, n) for a, b, n in imports(modules()) if n and n.startswith("_") and not n.startswith("__")]
+    assert private == []
+
+
+@pytest.mark.parametrize("module", ["jbn"])
+def test_importing_jbn_has_no_side_effects(module):
+    """`import jbn` neither changes XLA_FLAGS nor imports JAX (docs/architecture.md §1, import-time effects)."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys; before = os.environ.get('XLA_FLAGS'); import " + module +
+            "; print(before == os.environ.get('XLA_FLAGS'), 'jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={k: v for k, v in os.environ.items() if k != "XLA_FLAGS"})
+    assert out.stdout.split() == ["True", "False"], out.stderr
