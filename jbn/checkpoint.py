@@ -32,6 +32,7 @@ import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
 from .config import Config, UserError
+from .disk import stderr_held
 
 # Fields that may change when a run is resumed: they touch neither the compiled update nor the schedule.
 RESUME_FREE = frozenset(
@@ -140,20 +141,34 @@ def save(run_dir: str, update: int, state, keep: int) -> str:
     base = root(run_dir)
     # one temporary name for all processes (process 0's pid is not known to the others)
     tmp = os.path.join(base, f".tmp-{update}-{os.getpid()}" if count == 1 else f".tmp-{update}-multihost")
-    if process == 0:
-        os.makedirs(base, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
-    _barrier(f"jbn-ckpt-start-{update}")
-    with ocp.StandardCheckpointer() as ckptr:
-        ckptr.save(os.path.join(tmp, "state"), state)
-        ckptr.wait_until_finished()
-    _barrier(f"jbn-ckpt-written-{update}")
     final = os.path.join(base, str(int(update)))
-    if process == 0:
-        _finish(run_dir, base, tmp, final, update, keep)
+    try:
+        if process == 0:
+            os.makedirs(base, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.makedirs(tmp)
+        _barrier(f"jbn-ckpt-start-{update}")
+        with stderr_held(), ocp.StandardCheckpointer() as ckptr:  # orbax's threads print tracebacks of a full disk
+            ckptr.save(os.path.join(tmp, "state"), state)
+            ckptr.wait_until_finished()
+        _barrier(f"jbn-ckpt-written-{update}")
+        if process == 0:
+            _finish(run_dir, base, tmp, final, update, keep)
+    except BaseException:
+        if process == 0:  # a write that failed (a full disk) leaves no partial checkpoint and frees its space
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     _barrier(f"jbn-ckpt-done-{update}")
     return final
+
+
+def size_on_disk(run_dir: str) -> int | None:
+    """Bytes of the newest checkpoint of run_dir (None without one): what the next one will need, about."""
+    updates = list_updates(run_dir)
+    if not updates:
+        return None
+    path = os.path.join(root(run_dir), str(updates[0]))
+    return sum(os.path.getsize(os.path.join(path, rel)) for rel in _files(path)) or None
 
 
 def _finish(run_dir: str, base: str, tmp: str, final: str, update: int, keep: int) -> None:

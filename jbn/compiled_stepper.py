@@ -13,7 +13,7 @@ import jax
 
 from . import placement as place
 from . import sweep
-from .config import Config
+from .config import Config, compiler_options
 from .evaluation import eval_seed, make_evaluator
 from .rundir import restore_newest
 from .trainer import init_seeds, make_train, over_seeds, seed_keys
@@ -24,12 +24,15 @@ class CompiledStepper:
 
     saves_on_failure = False  # the chunk donates its input state
 
-    def __init__(self, cfg: Config, placement: place.Placement | None):
+    def __init__(self, cfg: Config, placement: place.Placement | None, memory=None):
+        """memory: `placement.check_memory`'s result for cfg when the caller has checked already."""
         self.cfg, self.placement = cfg, placement
         self.runs = sweep.runs(cfg)
         self.trainer = make_train(cfg, mesh=placement.mesh if placement else None)
         self.hypers = sweep.run_hypers(cfg)
-        self.need, self.have, _ = place.check_memory(self.trainer, cfg, self.hypers[0], len(self.runs), placement)
+        if memory is None:
+            memory = place.check_memory(self.trainer, cfg, self.hypers[0], len(self.runs), placement)
+        self.need, self.have, _ = memory
         owner = placement.owner() if placement is not None else [0] * len(self.runs)
         self.only = [r for r, p in enumerate(owner) if p == jax.process_index()]
         self.has_win, self.learns_dag = self.trainer.env.has_win, self.trainer.policy.learns_dag
@@ -72,7 +75,7 @@ class CompiledStepper:
         chunk_fn = jax.jit(over_seeds(self.trainer.update_chunk, len(self.runs), spmd_axis), donate_argnums=0,
                            **jit_args)
         self.state = state
-        self.compiled = chunk_fn.lower(state).compile() if remaining else None
+        self.compiled = chunk_fn.lower(state).compile(compiler_options(self.cfg)) if remaining else None
 
     def restore(self, good, warn):
         restored = restore_newest(good, self.state, warn)

@@ -29,7 +29,8 @@ Anneal = Literal["6h_vs_8z", "MMM2", "none"]
 assert set(get_args(Anneal)) == set(schedules.PRESETS), "Anneal must list schedules.PRESETS"
 SC2Layout = Literal["smax", "smac"]
 SC2_LAYOUTS: tuple[str, ...] = get_args(SC2Layout)
-
+SINKHORN_ITERS = 20  # the paper's L
+MAX_STEPS = 2**31  # env steps per seed: the update and step counters of the compiled program are int32
 
 
 # Paper Table 2 / the authors' code, with rollout sizes for a vectorised trainer.
@@ -50,6 +51,17 @@ _ANNEAL_BY_ENV = {"smax_MMM2": "MMM2", "smax_MMM": "MMM2"}
 # MAPPO runs 8 rollout threads, instead of the 64 envs a vectorised SMAX trainer steps at once. The rest of
 # the SMAX preset (learning rate, epochs, minibatches, T, annealing) is kept.
 _SC2_VALUES = dict(num_envs=8)
+
+
+# XLA's options for `--deterministic` (given to every compile of the run, so they need no environment variable set
+# before JAX starts): deterministic reductions and scatters on GPUs, and an error rather than a silent
+# nondeterministic kernel where XLA has no deterministic one.
+DETERMINISTIC_XLA_OPTIONS = {"xla_gpu_deterministic_ops": True, "xla_gpu_exclude_nondeterministic_ops": True}
+
+
+def compiler_options(cfg: "Config") -> dict | None:
+    """The XLA options the run's programs are compiled with (None: XLA's defaults)."""
+    return dict(DETERMINISTIC_XLA_OPTIONS) if cfg.deterministic else None
 
 
 def is_sc2(env: str) -> bool:
@@ -124,9 +136,9 @@ class Config:
     learn_order: Optional[bool] = None
     """context mode: learn the topological order Π (else Π = I, the paper's SMAC setting)"""
     deepset_edges: Optional[bool] = None
-    sinkhorn_iters: int = 20
+    sinkhorn_iters: Optional[int] = None
     """context mode with a learned order: Gumbel-Sinkhorn iterations L behind the permutation's straight-through
-    gradient (the paper: 20). Only the PPO update runs them (sampling takes the exact assignment alone), so L
+    gradient (default: the paper's 20). Only the PPO update runs them (sampling takes the exact assignment alone), so L
     changes the estimator, not the sampled orders; fewer is faster (docs/reproduction.md, "Sinkhorn iterations")"""
     mask_invisible_parents: Optional[bool] = None
     """SMAX: a parent the child cannot see contributes zeros (the authors' code)"""
@@ -165,6 +177,9 @@ class Config:
     runs are spread over the other factor, jax.device_count() / data_parallel (the runs axis)"""
     memory_check: bool = True
     """refuse before compiling when the estimated memory per device exceeds the device's (an estimate)"""
+    deterministic: bool = False
+    """ask XLA for deterministic GPU kernels (no atomics in reductions and scatters: same seed, same numbers on a
+    GPU too, at some speed); the CPU's programs are deterministic without it"""
     coordinator: Optional[str] = None
     """multi-host: HOST:PORT of process 0 (default $JAX_COORDINATOR_ADDRESS); starts jax.distributed"""
     num_processes: Optional[int] = None
@@ -196,7 +211,7 @@ class Config:
     @property
     def num_points(self) -> int:
         """Sweep points (1 without --sweep)."""
-        return len(sweep.points(self))
+        return sweep.num_points(self)
 
     @property
     def num_runs(self) -> int:
@@ -228,7 +243,9 @@ def resolve(cfg: Config) -> Config:
     for k, v in preset_values(cfg.env, preset).items():
         if getattr(cfg, k) is None:
             values[k] = v
-    cfg = dataclasses.replace(cfg, **values)
+    given = cfg  # what the command line (or caller) set; None: left to the preset
+    cfg = dataclasses.replace(cfg, **values, sinkhorn_iters=SINKHORN_ITERS if cfg.sinkhorn_iters is None
+                              else cfg.sinkhorn_iters)
     _choice("ratio", cfg.ratio, get_args(Ratio))
     _choice("grad_clip", cfg.grad_clip, get_args(GradClip))
     _choice("arch", cfg.arch, get_args(Arch))
@@ -267,6 +284,9 @@ def resolve(cfg: Config) -> Config:
             f"num_envs * num_steps = {cfg.num_envs} * {cfg.num_steps} = {cfg.batch_size} is not divisible by "
             f"num_minibatches = {cfg.num_minibatches}; choose a divisor of {cfg.batch_size}"
         )
+    if cfg.total_steps >= MAX_STEPS:
+        raise UserError(f"total_steps = {cfg.total_steps} is too large: the step counters are int32, so a run has at "
+                        f"most {MAX_STEPS - 1:,} env steps per seed; train in several runs or fewer steps")
     if cfg.total_steps < cfg.batch_size:
         raise UserError(
             f"total_steps = {cfg.total_steps} is smaller than one rollout (num_envs * num_steps = {cfg.batch_size})"
@@ -287,7 +307,44 @@ def resolve(cfg: Config) -> Config:
     if cfg.minibatch_size % cfg.data_parallel:
         raise UserError(f"--data-parallel {cfg.data_parallel} does not divide the minibatch size {cfg.minibatch_size} "
                         f"(num_envs * num_steps / num_minibatches; each device takes an equal share)")
+    if not cfg.resume and not _resolved(given):  # a saved or resolved config was checked when first resolved
+        refuse_idle_flags(given, cfg)
     return dataclasses.replace(cfg, sweep=sweep.check(cfg))
+
+
+def _resolved(cfg: Config) -> bool:
+    """Whether cfg is already resolved (every preset field and every derived default filled): a config.json, or a
+    `resolve` result given again, whose fields were not chosen one by one."""
+    fields = set(_PRESET_VALUES["cg"]) | {"preset", "sinkhorn_iters", "eval_every", "updates_per_chunk"}
+    return all(getattr(cfg, name) is not None for name in fields)
+
+
+def refuse_idle_flags(given: Config, cfg: Config) -> None:
+    """UserError for a field set by the user (`given`, before presets) that cannot act in the resolved `cfg`: a flag
+    that would be silently ignored is refused, with the reason and what would make it act."""
+    context = cfg.dag == "context"
+    why = []
+    if given.anneal is not None and not context:
+        why.append(f"--anneal {given.anneal}: the density schedule acts on the learned DAG only (--dag context), and "
+                   f"dag is {cfg.dag!r}")
+    for name in ("learn_order", "deepset_edges"):
+        if getattr(given, name) is not None and not context:
+            why.append(f"--{name.replace('_', '-')}: the edge and permutation nets exist only with --dag context, and "
+                       f"dag is {cfg.dag!r}")
+    if given.sinkhorn_iters is not None and not (context and cfg.learn_order):
+        reason = f"dag is {cfg.dag!r}" if not context else "the order is fixed (learn_order false: Π = I)"
+        why.append(f"--sinkhorn-iters {given.sinkhorn_iters}: Gumbel-Sinkhorn runs only for a learned order "
+                   f"(--dag context with learn_order true), and {reason}")
+    smax = smax_twin(cfg.env).startswith("smax_")
+    if given.mask_invisible_parents is not None and (cfg.dag == "none" or not smax):
+        reason = "with --dag none no agent has parents" if cfg.dag == "none" else f"{cfg.env} has no visibility"
+        why.append(f"--mask-invisible-parents: it masks parents the child cannot see on SMAX maps, and {reason}")
+    if given.parent_obs is not None and cfg.dag == "none":
+        why.append("--parent-obs: with --dag none no agent has parents whose observations it could read")
+    if given.eval_every not in (None, 0) and cfg.eval_episodes == 0:
+        why.append(f"--eval-every {given.eval_every}: eval_episodes is 0, so no evaluation runs")
+    if why:
+        raise UserError("; ".join(why) + ". Leave the flag out (or choose a configuration where it acts)")
 
 
 def _resolve_sc2(cfg: Config) -> Config:

@@ -32,6 +32,7 @@ from .evaluation import summarize
 from .game_stepper import GameStepper
 from .interrupt import Interrupt
 from .logging import RunLogger, chunk_summary
+from .trainer import make_train
 
 
 def run(cfg: Config, console=None) -> dict:
@@ -49,11 +50,14 @@ def run(cfg: Config, console=None) -> dict:
     console = console or Console(stderr=True)
     warn = lambda msg: console.print(f"[yellow]warning:[/] {msg}", soft_wrap=True)  # noqa: E731
     placement = None if is_sc2(cfg.env) else place.make(cfg, cfg.num_runs)  # the runs must divide: before any write
+    # the sizes, from shapes alone (jax.eval_shape: nothing compiled or allocated), before anything is created
+    memory = None if is_sc2(cfg.env) else place.check_memory(
+        make_train(cfg), cfg, sweep.hyper_of(sweep.base_values(cfg)), cfg.num_runs, placement)
     run_dir = rundir.new_run_dir(cfg)
     console.print(f"run dir: {run_dir}", soft_wrap=True, highlight=False)
     lock_fd = rundir.lock(run_dir, jax.process_index())
     try:
-        return train_in(dataclasses.replace(cfg, run_dir=run_dir), explicit_chunk, console, warn, placement)
+        return train_in(dataclasses.replace(cfg, run_dir=run_dir), explicit_chunk, console, warn, placement, memory)
     finally:
         os.close(lock_fd)
         saved = ckpt.list_updates(run_dir) if cfg.checkpoint else []
@@ -65,27 +69,28 @@ def run(cfg: Config, console=None) -> dict:
             console.print(f"done: {run_dir}{hint}", soft_wrap=True, highlight=False)
 
 
-def make_stepper(cfg: Config, placement, start_update: int):
+def make_stepper(cfg: Config, placement, start_update: int, memory=None):
     """The stepper of this run (module docstring); its setup checks what it needs before anything is written."""
     if is_sc2(cfg.env):
         return GameStepper(cfg, start_update)
-    return CompiledStepper(cfg, placement)
+    return CompiledStepper(cfg, placement, memory)
 
 
-def train_in(cfg: Config, explicit_chunk: bool, console, warn, placement=None) -> dict:
-    """`run` in a created and locked run directory; placement: where the runs go (None: one device)."""
+def prepare(cfg: Config, explicit_chunk: bool, console, warn, placement=None, memory=None):
+    """Check, compile, restore: (cfg with the chunk size of the updates that remain, the stepper, the update to
+    start from, compile seconds). Everything that can be wrong is checked before compiling."""
     run_dir = cfg.run_dir
     process = jax.process_index()
-    # ---- setup: everything that can be wrong is checked before compiling
     start_update, good = rundir.resume_point(cfg, warn)
     remaining = cfg.num_updates - start_update
     if remaining and remaining % cfg.updates_per_chunk:
         if explicit_chunk:
             check_chunking(remaining, cfg.updates_per_chunk)
         cfg = dataclasses.replace(cfg, updates_per_chunk=largest_divisor_at_most(remaining, cfg.updates_per_chunk))
-    stepper = make_stepper(cfg, placement, start_update)
+    stepper = make_stepper(cfg, placement, start_update, memory)
     if process == 0:
-        rundir.atomic_write(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
+        with rundir.writing(run_dir, "config.json"):
+            rundir.atomic_write(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
     console.print(stepper.header(), soft_wrap=True, highlight=False)
 
     # ---- compile, restore
@@ -99,9 +104,17 @@ def train_in(cfg: Config, explicit_chunk: bool, console, warn, placement=None) -
             start_update, remaining = restored, cfg.num_updates - restored
             check_chunking(remaining, cfg.updates_per_chunk)
         console.print(f"resumed at update {start_update} of {cfg.num_updates}", highlight=False)
-    rundir.reset_logs(cfg, start_update, warn, process)
+    with rundir.writing(run_dir, "the logs cut back to the restored update"):
+        rundir.reset_logs(cfg, start_update, warn, process)
+    return cfg, stepper, start_update, compile_s
 
-    # ---- the loop
+
+def train_in(cfg: Config, explicit_chunk: bool, console, warn, placement=None, memory=None) -> dict:
+    """`run` in a created and locked run directory; placement: where the runs go (None: one device); memory:
+    `placement.check_memory`'s result for this config (None: the stepper checks)."""
+    cfg, stepper, start_update, compile_s = prepare(cfg, explicit_chunk, console, warn, placement, memory)
+    run_dir, process = cfg.run_dir, jax.process_index()
+    remaining = cfg.num_updates - start_update
     K = stepper.updates_per_call
     last_eval = {"update": None, "rows": []}
 
@@ -112,6 +125,11 @@ def train_in(cfg: Config, explicit_chunk: bool, console, warn, placement=None) -
 
     done = saved = start_update  # updates done; the newest checkpoint
     last_save = time.monotonic()
+
+    def intact() -> str:  # what a full disk leaves behind (rundir.writing)
+        return (f"The newest checkpoint (update {saved}) and every line logged before are intact" if saved else
+                "Every line logged before is intact (no checkpoint yet)")
+
     with stepper, RunLogger(run_dir, cfg, has_win=stepper.has_win, learns_dag=stepper.learns_dag,
                             start_update=start_update, console=console, runs=stepper.runs, only=stepper.only,
                             process=process) as log, Interrupt(log.print) as interrupt:
@@ -122,23 +140,26 @@ def train_in(cfg: Config, explicit_chunk: bool, console, warn, placement=None) -
                 dt = time.perf_counter() - t
                 check_finite(metrics, stepper.runs, run_dir)
                 done += K
-                log.chunk(metrics, dt)
+                with rundir.writing(run_dir, "metrics.jsonl", kept=intact()):
+                    log.chunk(metrics, dt)
                 for note in stepper.notes():
                     log.print(note)
                 if stepper.can_evaluate and cfg.eval_every and done // cfg.eval_every > (done - K) // cfg.eval_every:
-                    log.evaluation(evaluate(done))
+                    rows = evaluate(done)
+                    with rundir.writing(run_dir, "eval.jsonl", kept=intact()):
+                        log.evaluation(rows)
                 # every process takes the same decision (a checkpoint is collective): the time of process 0
                 stop = agree(interrupt.signum is not None)
                 due = agree(time.monotonic() - last_save >= cfg.checkpoint_every_s)
                 if cfg.checkpoint and (stop or done == cfg.num_updates or due):
-                    ckpt.save(run_dir, done, stepper.checkpoint_state(), cfg.keep_checkpoints)
+                    save_checkpoint(run_dir, done, stepper.checkpoint_state(), cfg.keep_checkpoints, intact())
                     saved, last_save = done, time.monotonic()
                 if stop:
                     log.print(f"stopped at update {done} of {cfg.num_updates}"
                               + (" (checkpoint written)" if cfg.checkpoint else " (no checkpoint: --checkpoint false)"))
                     raise SystemExit(128 + (interrupt.signum or signal.SIGTERM))
-        except FloatingPointError:
-            raise  # the state is bad: the last good checkpoint stays
+        except (FloatingPointError, UserError):
+            raise  # the state is bad, or the disk refused a write: the last good checkpoint stays
         except Exception as e:  # a game that cannot be relaunched, an install removed mid-run, ...: the step in
             # flight is lost, not the updates before it, where the stepper's state survives a failed step
             if stepper.saves_on_failure and cfg.checkpoint and done > saved:
@@ -149,10 +170,10 @@ def train_in(cfg: Config, explicit_chunk: bool, console, warn, placement=None) -
         if stepper.can_evaluate and last_eval["update"] != cfg.num_updates:  # the final evaluation
             rows = evaluate(cfg.num_updates)
             if remaining:  # (a finished run resumed already logged it)
-                log.evaluation(rows)
-        last = log.last
+                with rundir.writing(run_dir, "eval.jsonl", kept=intact()):
+                    log.evaluation(rows)
+        summary = {"run_dir": run_dir, "compile_s": compile_s, **log.last, **stepper.summary()}
         last_metrics = log.last_metrics
-        summary = {"run_dir": run_dir, "compile_s": compile_s, **last, **stepper.summary()}
     if stepper.can_evaluate and cfg.num_points == 1:
         summary["eval"] = summarize(last_eval["rows"], stepper.has_win)
         for mode, res in summary["eval"].items():
@@ -161,8 +182,19 @@ def train_in(cfg: Config, explicit_chunk: bool, console, warn, placement=None) -
     if cfg.num_points > 1:  # one entry per point instead of a mean over unlike runs
         summary["sweep"] = sweep_summary(cfg, last_eval["rows"], stepper.has_win, last_metrics, console)
     if process == 0:
-        rundir.atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2))
+        with rundir.writing(run_dir, "summary.json", kept=intact()):
+            rundir.atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2))
     return summary
+
+
+def save_checkpoint(run_dir: str, update: int, state, keep: int, kept: str) -> None:
+    """ckpt.save, with a full disk reported as one DiskError (`rundir.writing`): a checkpoint the size of the last
+    one that cannot fit is not started; kept: what the error says is intact."""
+    what, need = f"the checkpoint of update {update}", ckpt.size_on_disk(run_dir)
+    if need:
+        rundir.check_room(run_dir, what, need, kept=kept)
+    with rundir.writing(run_dir, what, kept=kept, need=need or 2 * place.nbytes(state)):  # orbax: about 2x the arrays
+        ckpt.save(run_dir, update, state, keep)
 
 
 def largest_divisor_at_most(n: int, k: int) -> int:

@@ -33,7 +33,7 @@ from envs_jax import TimeStep
 
 from . import dag as dag_lib
 from . import sweep
-from .config import Config
+from .config import Config, compiler_options
 from .evaluation import combos_for, eval_seed
 from .evaluation.game import play_on_game
 from .game import View, check_game, game_restarts, host_timestep, make_game, step_inputs
@@ -74,9 +74,9 @@ def rollout_on_host(act_step, env, state: RunnerState, env_state, ts, num_steps:
     return state.replace(key=key), env_state, ts, traj
 
 
-def compile_host_update(trainer, state: RunnerState, num_envs: int, num_steps: int):
+def compile_host_update(trainer, state: RunnerState, num_envs: int, num_steps: int, options: dict | None = None):
     """(act_step, learn) compiled ahead of time for E = num_envs envs and T = num_steps steps, before any game
-    starts (so nothing waits on a launched game while XLA compiles)."""
+    starts (so nothing waits on a launched game while XLA compiles); options: XLA's (config.compiler_options)."""
     env = trainer.env
     sds = jax.ShapeDtypeStruct
     E, N = num_envs, env.num_agents
@@ -86,13 +86,13 @@ def compile_host_update(trainer, state: RunnerState, num_envs: int, num_steps: i
     ws = sds((E, env.state_dim), jnp.float32)
     key = sds(state.key.shape, state.key.dtype)
     act_fn = make_act_step(trainer.policy)
-    act_c = jax.jit(act_fn).lower(state.params, obs, avail, visible, ws, key).compile()
+    act_c = jax.jit(act_fn).lower(state.params, obs, avail, visible, ws, key).compile(options)
     _, _, d = jax.eval_shape(act_fn, state.params, obs, avail, visible, ws, key)
     f32, b = sds((E,), jnp.float32), sds((E,), jnp.bool_)
     ts = host_timestep_spec(obs, ws, avail, visible, f32, b)
     step = Transition.of(ts, d, ts)
     traj = jax.tree.map(lambda x: sds((num_steps,) + x.shape, x.dtype), step)
-    learn_c = jax.jit(trainer.learn, donate_argnums=0).lower(state, traj).compile()
+    learn_c = jax.jit(trainer.learn, donate_argnums=0).lower(state, traj).compile(options)
     return act_c, learn_c
 
 
@@ -142,7 +142,8 @@ class GameStepper:
     def compile(self, remaining: int) -> None:
         del remaining  # the act step and learn are compiled either way (a finished run's evaluation uses neither)
         self.state = jax.jit(self.trainer.init_learner)(jax.random.PRNGKey(self.cfg.seed))
-        self._act, self._learn = compile_host_update(self.trainer, self.state, self.cfg.num_envs, self.cfg.num_steps)
+        self._act, self._learn = compile_host_update(self.trainer, self.state, self.cfg.num_envs, self.cfg.num_steps,
+                                                     compiler_options(self.cfg))
 
     def restore(self, good, warn):
         restored = restore_newest(good, with_run_axis(self.state), warn)

@@ -177,9 +177,10 @@ class MemoryEstimate:
     params: int  # parameters, optimiser state, value norm, key, hypers: replicated over the data axis
     envs: int  # env_state + timestep, the trajectory of one rollout, the batch and its shuffled minibatches
     activations: int  # what one minibatch's backward pass keeps (vjp residuals)
+    evaluation: int = 0  # an evaluation's envs: combinations x episodes, each env's state and step (between updates)
 
     def per_device(self, runs_per_device: int, data_axis: int) -> int:
-        return runs_per_device * (self.params + (self.envs + self.activations) // data_axis)
+        return runs_per_device * (self.params + max((self.envs + self.activations) // data_axis, self.evaluation))
 
 
 def estimate(trainer, cfg: Config, hyper) -> MemoryEstimate:
@@ -209,7 +210,12 @@ def estimate(trainer, cfg: Config, hyper) -> MemoryEstimate:
         return jax.vjp(loss, params)[1]  # a Partial whose leaves are the saved activations
 
     activations = nbytes(jax.eval_shape(residuals, state.params, batch_of(mb)))
-    return MemoryEstimate(params=params_part, envs=env_part + nbytes(traj) + 2 * batch, activations=activations)
+    # evaluation (jbn.evaluation): C combinations (joint/decentralised x sampled/greedy) of eval_episodes envs each,
+    # every env's state and timestep held twice (before and after a step)
+    combos = 2 * (2 if trainer.policy.mode != "none" else 1)
+    evaluation = 2 * combos * cfg.eval_episodes * env_part // E
+    return MemoryEstimate(params=params_part, envs=env_part + nbytes(traj) + 2 * batch, activations=activations,
+                          evaluation=evaluation)
 
 
 def check_memory(trainer, cfg: Config, hyper, num_runs: int, placement: Optional[Placement],
@@ -232,11 +238,19 @@ def check_memory(trainer, cfg: Config, hyper, num_runs: int, placement: Optional
             per_env = (est.envs + est.activations) / cfg.num_envs / data_axis
             fit_envs = int((have - est.params) // per_env) if have > est.params else 0
             advice = f"not even one run fits: about --num-envs {fit_envs} would"
+            if est.params >= have:
+                advice = (f"not even one run fits: its parameters and optimiser state alone take {_gib(est.params)} "
+                          f"(--hidden {cfg.hidden}); a smaller --hidden would")
+            if est.evaluation > (est.envs + est.activations) // data_axis:
+                per_episode = est.evaluation / max(cfg.eval_episodes, 1)
+                advice = (f"not even one run fits: the evaluation's {cfg.eval_episodes} episodes need "
+                          f"{_gib(est.evaluation)}; about --eval-episodes {int(max(have - est.params, 0) // per_episode)} "
+                          f"would fit")
         raise UserError(
             f"not enough device memory: about {_gib(need)} per device estimated for {num_runs} runs "
             f"({_gib(per_run if fit_runs else est.per_device(1, data_axis))} per run: state "
             f"{_gib(est.params)}, envs+trajectory+batch {_gib(est.envs / data_axis)}, activations "
-            f"{_gib(est.activations / data_axis)}), but {device} has {_gib(have)} ({source}); {advice}. This is an "
+            f"{_gib(est.activations / data_axis)}, evaluation {_gib(est.evaluation)}), but {device} has {_gib(have)} ({source}); {advice}. This is an "
             f"estimate from jax.eval_shape; fewer runs, --num-envs, more devices or --data-parallel lower it, and "
             f"--no-memory-check compiles anyway"
         )

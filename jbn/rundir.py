@@ -10,6 +10,7 @@ Every name here is public so the driver (jbn/driver.py) and the evaluation CLI u
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -19,11 +20,62 @@ import time
 
 from . import checkpoint as ckpt
 from .config import Config, UserError
+from .disk import free_bytes, is_disk_error, is_read_only
 from .logging import log_file
 
 
 def resume_command(run_dir: str) -> str:
     return f"python -m jbn.train --run-dir {shlex.quote(run_dir)} --resume"
+
+
+# ------------------------------------------------------------------------------------------ a full disk
+class DiskError(UserError):
+    """The run directory's filesystem refused a write (full, over quota, read-only): the run stops cleanly."""
+
+
+def _mib(b: int) -> str:
+    return f"{b / 2**20:,.1f} MiB" if b >= 2**20 else f"{b / 2**10:,.0f} KiB"
+
+
+@contextlib.contextmanager
+def writing(run_dir: str, what: str, *, need: int | None = None, kept: str | None = None):
+    """Turn a full or read-only filesystem met while writing `what` into one DiskError naming the directory, the
+    free space and what is needed, what is intact (`kept`) and how to continue; any other error passes."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as e:
+        if isinstance(e, OSError) and not os.path.isdir(run_dir):  # deleted, or its filesystem unmounted
+            raise DiskError(
+                f"cannot write {what}: the run directory {run_dir!r} is gone (deleted, or its filesystem unmounted: "
+                f"{e.strerror or e}). {kept or 'Nothing written before is lost'} if the directory comes back (remount "
+                f"it), then continue with: {resume_command(run_dir)}"
+            ) from None
+        if not is_disk_error(e):
+            raise
+        raise disk_full(run_dir, what, need=need, kept=kept, reason="read-only" if is_read_only(e) else "full") from None
+
+
+def disk_full(run_dir: str, what: str, *, need: int | None = None, kept: str | None = None,
+              reason: str = "full") -> DiskError:
+    """The DiskError of `writing` (also raised before a write that cannot fit, `check_room`)."""
+    free = free_bytes(run_dir)
+    space = "" if free is None else f"{_mib(free)} free"
+    if need is not None:
+        space += ("; " if space else "") + f"it needs about {_mib(need)}"
+    return DiskError(
+        f"cannot write {what} in {run_dir!r}: its filesystem is {reason}" + (f" ({space})" if space else "")
+        + f". {kept or 'Nothing written before is lost'}. Free space (or make it writable), then continue with: "
+        f"{resume_command(run_dir)}"
+    )
+
+
+def check_room(run_dir: str, what: str, need: int, *, kept: str | None = None) -> None:
+    """DiskError before a write of about `need` bytes that the filesystem has no room for."""
+    free = free_bytes(run_dir)
+    if free is not None and free < need:
+        raise disk_full(run_dir, what, need=need, kept=kept)
 
 
 def atomic_write(path: str, text: str) -> None:
@@ -140,4 +192,19 @@ def reset_logs(cfg: Config, start_update: int, warn, process: int = 0) -> None:
     """This process's metrics and eval logs keep the rows up to the restored update (none on a fresh run)."""
     for stem in ("metrics", "eval"):
         path = log_file(cfg.run_dir, stem, process)
-        atomic_write(path, "".join(read_log_rows(path, start_update, warn)) if cfg.resume else "")
+        text = "".join(read_log_rows(path, start_update, warn)) if cfg.resume else ""
+        if text and _starts_with(path, text.encode()):  # cut in place: needs no free space (a full disk)
+            with open(path, "r+b") as f:
+                f.truncate(len(text.encode()))
+                f.flush()
+                os.fsync(f.fileno())
+        else:
+            atomic_write(path, text)
+
+
+def _starts_with(path: str, prefix: bytes) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(prefix)) == prefix
+    except OSError:
+        return False

@@ -93,6 +93,11 @@ def canonical(axes: Axes) -> tuple[str, ...]:
     return tuple(f"{name}={','.join(repr(v) for v in values)}" for name, values in axes)
 
 
+def num_points(cfg) -> int:
+    """How many sweep points a config has (1 without --sweep), without listing them."""
+    return math.prod(len(values) for _, values in parse(cfg.sweep))
+
+
 def points(cfg) -> list[dict[str, float]]:
     """The sweep points of a config, in run order: [{}] without --sweep."""
     axes = parse(cfg.sweep)
@@ -118,7 +123,8 @@ def check(cfg) -> tuple[str, ...]:
             f"--anneal 6h_vs_8z or MMM2"
         )
     base = base_values(cfg)
-    for point in points(dataclasses.replace(cfg, sweep=canonical(axes))):
+    schedule_axes = tuple((name, values) for name, values in axes if name in _SCHEDULE)  # the only ones to order
+    for point in points(dataclasses.replace(cfg, sweep=canonical(schedule_axes))):
         v = {**base, **point}
         if not v["anneal_a"] <= v["anneal_b"] <= v["anneal_c"]:
             raise UserError(

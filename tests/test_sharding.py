@@ -116,6 +116,7 @@ def test_resume_of_a_sharded_sweep_on_another_mesh_equals_the_uninterrupted_swee
     whole batch and is restored into the other shardings."""
     run_dir = str(tmp_path / "run")
     half = dict(SWEEP, total_steps=SWEEP["total_steps"] // 2, eval_episodes=0)  # (evaluation: the test above)
+    del half["eval_every"]  # (refused without evaluation: it could not act)
     _train_cli(_cli_args(half) + ["--run-dir", run_dir])
     err = _train_cli(["--run-dir", run_dir, "--resume", "--total-steps", str(SWEEP["total_steps"]),
                       "--data-parallel", "2"])

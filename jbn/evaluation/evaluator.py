@@ -15,7 +15,7 @@ import numpy as np
 
 import envs_jax
 
-from ..config import Config
+from ..config import Config, compiler_options
 from ..placement import host_values
 from ..policy import BNPolicy
 from ..trainer import over_seeds
@@ -42,6 +42,7 @@ class Evaluator:
     analyses: bool
     first_seed: int = 0
     traces: int = 0
+    compiler_options: Optional[dict] = None  # XLA options of the compiled pass (config.compiler_options)
     _compiled: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @property
@@ -58,7 +59,7 @@ class Evaluator:
                 self.traces += 1  # runs once per trace
                 return episodes(params, key)
 
-            self._compiled[num_seeds] = jax.jit(over_seeds(traced, num_seeds))
+            self._compiled[num_seeds] = jax.jit(over_seeds(traced, num_seeds), compiler_options=self.compiler_options)
         return self._compiled[num_seeds]
 
     def run(self, params, key, first_seed: Optional[int] = None, seeds: Optional[Sequence[int]] = None) -> EvalOut:
@@ -97,7 +98,8 @@ def make_evaluator(cfg: Config, policy: BNPolicy, env: envs_jax.ArrayEnv, num_ep
     if not greedy:
         raise ValueError("greedy: give at least one sampling (False: sampled, True: greedy)")
     return Evaluator(policy=policy, env=env, num_episodes=int(num_episodes),
-                     combos=combos_for(policy, greedy, decentralized), analyses=analyses, first_seed=cfg.seed)
+                     combos=combos_for(policy, greedy, decentralized), analyses=analyses, first_seed=cfg.seed,
+                     compiler_options=compiler_options(cfg))
 
 
 def evaluate(cfg, policy, env, params, num_episodes: int, key) -> dict:
