@@ -2,9 +2,9 @@
 $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES, $JAX_PROCESS_ID), before anything touches a device.
 
 `jax.distributed.initialize` must run before XLA's backend starts, and importing the environments starts it (jaxmarl
-builds arrays at import; `import jbn` imports envs_jax). So this module imports nothing heavy, and the package's
-`__init__` calls `boot(sys.orig_argv)` first: for the command `python -m jbn.train ...` (and only that one) it starts
-jax.distributed from the command line's flags or the environment. From Python, call `initialize(...)` before
+builds arrays at import). So this module imports nothing heavy, and jbn/train.py calls `boot(sys.orig_argv)` before
+its other imports: for the command `python -m jbn.train ...` (and only that one) it starts jax.distributed from the
+command line's flags or the environment. From Python, call `initialize(...)` before
 anything imports envs_jax. On the CPU backend the cross-process collectives use gloo.
 """
 from __future__ import annotations
@@ -102,7 +102,7 @@ def initialize_from_argv(argv: Sequence[str]) -> bool:
 
 
 def boot(orig_argv: Sequence[str]) -> None:
-    """Called by `jbn/__init__.py` before it imports envs_jax: when this process is `python -m jbn.train ...`
+    """Called at the top of jbn/train.py, before its imports reach envs_jax: when this process is `python -m jbn.train ...`
     (sys.orig_argv), start jax.distributed if its flags or the environment ask for it; a bad value ends the
     command with `error: ...` and exit code 2, as `jbn.train.main` does."""
     argv = list(orig_argv)

@@ -55,7 +55,7 @@ def test_sweep_axis_twice_and_schedule_values_without_a_schedule_are_refused():
     with pytest.raises(UserError, match="lr is swept twice"):
         _tiny(sweep=("lr=1e-3", "lr=3e-4"))
     with pytest.raises(UserError, match=r"--sweep alpha0: the density penalty is off .*dag=full"):
-        _tiny(dag="full", sweep=("alpha0=0.1,0.2",))
+        _tiny(dag="full", anneal=None, sweep=("alpha0=0.1,0.2",))
     with pytest.raises(UserError, match=r"anneal=none"):
         _tiny(anneal="none", sweep=("anneal_b=0.5,0.6",))
     with pytest.raises(UserError, match=r"sweep point anneal_b=0.3: the schedule needs anneal_a <= anneal_b"):
@@ -238,7 +238,10 @@ def test_memory_estimate_counts_the_state_and_refuses_what_does_not_fit():
                                         r"largest batch that fits is about 3 runs .*--no-memory-check"):
         place.check_memory(trainer, cfg, hyper, 4, None, lambda d: (3 * per_run + 1, "test"))
     with pytest.raises(UserError, match=r"not even one run fits: about --num-envs \d+ would"):
-        place.check_memory(trainer, cfg, hyper, 4, None, lambda d: (per_run // 2, "test"))
+        place.check_memory(trainer, cfg, hyper, 4, None, lambda d: (est.params + (per_run - est.params) // 2, "test"))
+    with pytest.raises(UserError, match=r"not even one run fits: its parameters and optimiser state alone .* a smaller "
+                                        r"--hidden would"):
+        place.check_memory(trainer, cfg, hyper, 4, None, lambda d: (est.params // 2, "test"))
     place.check_memory(trainer, dataclasses.replace(cfg, memory_check=False), hyper, 4, None, lambda d: (1, "test"))
 
 
