@@ -189,11 +189,13 @@ def train_in(cfg: Config, explicit_chunk: bool, console, warn, placement=None, m
 
 def save_checkpoint(run_dir: str, update: int, state, keep: int, kept: str) -> None:
     """ckpt.save, with a full disk reported as one DiskError (`rundir.writing`): a checkpoint the size of the last
-    one that cannot fit is not started; kept: what the error says is intact."""
-    what, need = f"the checkpoint of update {update}", ckpt.size_on_disk(run_dir)
-    if need:
+    one that cannot fit is not started; kept: what the error says is intact. Orbax writes each process's OCDBT files
+    and then merges them into the final database, so a save needs about twice its final size while it runs."""
+    what, last = f"the checkpoint of update {update}", ckpt.size_on_disk(run_dir)
+    need = 2 * (last or place.nbytes(state))
+    if last:
         rundir.check_room(run_dir, what, need, kept=kept)
-    with rundir.writing(run_dir, what, kept=kept, need=need or 2 * place.nbytes(state)):  # orbax: about 2x the arrays
+    with rundir.writing(run_dir, what, kept=kept, need=need):
         ckpt.save(run_dir, update, state, keep)
 
 

@@ -25,10 +25,11 @@ TINY = dict(env="cg_2", dag="none", num_envs=2, num_steps=5, num_epochs=1, eval_
 # ------------------------------------------------------------------------------------------------ a full disk
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 1 MiB tmpfs (root can mount one; skipped where mounting is not allowed), unmounted afterwards."""
+    """A 4 MiB tmpfs (root can mount one; skipped where mounting is not allowed), unmounted afterwards: room for
+    the run's kept checkpoints and one being written once the filler is gone."""
     mnt = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
     mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.skip(f"cannot mount a size-limited tmpfs here ({r.stderr.strip() or r.returncode})")
     yield mnt
