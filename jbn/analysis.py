@@ -50,7 +50,7 @@ def tally_mean(t: Tally, axis=None) -> jax.Array:
 # ----------------------------------------------------------------------------------------------
 
 
-def multimodality_kl(policy: BNPolicy, params, obs, avail, visible, noise, actions) -> jax.Array:
+def multimodality_kl(policy: BNPolicy, params, obs, avail, visible, noise, actions, memory=None) -> jax.Array:
     """Per-agent KL of the BN conditional from the same policy with an empty DAG (paper Fig. 10).
 
     KL_i = Σ_{a ∈ avail_i} π_i(a | o_i, a^{P_i}) [log π_i(a | o_i, a^{P_i}) − log π_i(a | o_i, ∅)],
@@ -65,12 +65,13 @@ def multimodality_kl(policy: BNPolicy, params, obs, avail, visible, noise, actio
     Args:
       policy, params: the BN policy and its parameters.
       obs: float32 [N, D]; avail: bool [N, A]; visible: bool [N, N] ([i, j]: i sees j);
-      noise: the step's DagNoise (context mode) or None; actions: int32 [N], the joint action.
+      noise: the step's DagNoise (context mode) or None; actions: int32 [N], the joint action;
+      memory: a recurrent policy's GRU states of the step (`BNPolicy.remember`), else None.
 
     Returns:
       float32 [N], KL_i in nats (≥ 0 up to round-off).
     """
-    own = policy._own(params, obs)
+    own = policy._own(params, obs, memory)
     logits_0 = policy._head(params, own, None, None, obs)
     if policy.mode == "none":
         logits_bn = logits_0

@@ -149,7 +149,7 @@ def save(run_dir: str, update: int, state, keep: int) -> str:
             os.makedirs(tmp)
         _barrier(f"jbn-ckpt-start-{update}")
         with stderr_held(), ocp.StandardCheckpointer() as ckptr:  # orbax's threads print tracebacks of a full disk
-            ckptr.save(os.path.join(tmp, "state"), state)
+            ckptr.save(os.path.join(tmp, "state"), stored(state))
             ckptr.wait_until_finished()
         _barrier(f"jbn-ckpt-written-{update}")
         if process == 0:
@@ -232,6 +232,15 @@ def find_good(run_dir: str, warn) -> list[tuple[int, str]]:
     return good
 
 
+def stored(state):
+    """What a checkpoint holds of a state dataclass (RunnerState): its fields as a dict, without those that are None
+    (a feed-forward policy's `memory`), so that a field added for one kind of run leaves every other run's checkpoints
+    as they were, and checkpoints written before the field existed restore."""
+    if dataclasses.is_dataclass(state):
+        return {f.name: getattr(state, f.name) for f in dataclasses.fields(state) if getattr(state, f.name) is not None}
+    return state
+
+
 def restore(path: str, target):
     """The state stored at `path`, restored into the structure (shapes, dtypes) and shardings of `target`
     (arrays, or ShapeDtypeStructs: those without a sharding go to the default device, whatever mesh saved them)."""
@@ -240,4 +249,5 @@ def restore(path: str, target):
         return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
 
     with ocp.StandardCheckpointer() as ckptr:
-        return ckptr.restore(os.path.join(path, "state"), jax.tree.map(abstract, target))
+        tree = ckptr.restore(os.path.join(path, "state"), jax.tree.map(abstract, stored(target)))
+    return target.replace(**tree) if dataclasses.is_dataclass(target) else tree

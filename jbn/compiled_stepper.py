@@ -50,7 +50,8 @@ class CompiledStepper:
             a = cfg.anneal_config
             schedule += f" (α {a.alpha0:g}->{a.alpha1:g})"
         lr = "" if any(s.startswith("lr=") for s in cfg.sweep) else f"lr={cfg.lr:g} "
-        text = (f"{cfg.env} dag={cfg.dag}{schedule} seeds={cfg.num_seeds} envs={cfg.num_envs} T={cfg.num_steps} "
+        gru = f" recurrent=gru({cfg.gru_hidden})" if cfg.recurrent == "gru" else ""
+        text = (f"{cfg.env} dag={cfg.dag}{schedule}{gru} seeds={cfg.num_seeds} envs={cfg.num_envs} T={cfg.num_steps} "
                 f"{lr}clip={cfg.grad_clip}\n"
                 f"{cfg.num_updates} updates ({cfg.num_updates * cfg.batch_size:,} env steps per seed) in chunks of "
                 f"{cfg.updates_per_chunk}"

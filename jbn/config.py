@@ -27,6 +27,9 @@ Preset = Literal["cg", "aloha", "smax"]
 PRESETS: tuple[str, ...] = get_args(Preset)
 Anneal = Literal["6h_vs_8z", "MMM2", "none"]
 assert set(get_args(Anneal)) == set(schedules.PRESETS), "Anneal must list schedules.PRESETS"
+Recurrent = Literal["none", "gru"]
+RECURRENT: tuple[str, ...] = get_args(Recurrent)
+GRU_HIDDEN = 64  # default GRU width (JaxMARL's MAPPO-RNN uses 128)
 SC2Layout = Literal["smax", "smac"]
 SC2_LAYOUTS: tuple[str, ...] = get_args(SC2Layout)
 SINKHORN_ITERS = 20  # the paper's L
@@ -131,6 +134,12 @@ class Config:
     ratio: Ratio = "agent"
     """PPO ratio: agent (per-agent, MAPPO) | joint (product over agents)"""
     hidden: int = 64
+    recurrent: Recurrent = "none"
+    """none (feed-forward networks) | gru: a GRU in front of every agent's actor and of the critic (parent-free: the
+    parents' actions enter after it), reset at episode ends, trained by BPTT over each rollout; minibatches then
+    split the envs"""
+    gru_hidden: Optional[int] = None
+    """--recurrent gru: the GRU's width (default 64)"""
     arch: Optional[Arch] = None
     """actor architecture (Table 2; default: from the preset)"""
     learn_order: Optional[bool] = None
@@ -250,6 +259,12 @@ def resolve(cfg: Config) -> Config:
     _choice("grad_clip", cfg.grad_clip, get_args(GradClip))
     _choice("arch", cfg.arch, get_args(Arch))
     _choice("anneal", cfg.anneal, get_args(Anneal))
+    _choice("recurrent", cfg.recurrent, RECURRENT)
+    if cfg.recurrent == "gru" and cfg.gru_hidden is None:
+        cfg = dataclasses.replace(cfg, gru_hidden=GRU_HIDDEN)
+    if cfg.gru_hidden is not None and (isinstance(cfg.gru_hidden, bool) or not isinstance(cfg.gru_hidden, int)
+                                       or cfg.gru_hidden < 1):
+        raise UserError(f"gru_hidden must be a positive integer, got {cfg.gru_hidden!r}")
     for name in ("num_seeds", "total_steps", "num_envs", "num_steps", "num_epochs", "num_minibatches", "hidden",
                  "keep_checkpoints", "sinkhorn_iters"):
         v = getattr(cfg, name)
@@ -284,6 +299,12 @@ def resolve(cfg: Config) -> Config:
             f"num_envs * num_steps = {cfg.num_envs} * {cfg.num_steps} = {cfg.batch_size} is not divisible by "
             f"num_minibatches = {cfg.num_minibatches}; choose a divisor of {cfg.batch_size}"
         )
+    if cfg.recurrent == "gru" and cfg.num_envs % cfg.num_minibatches:
+        raise UserError(
+            f"--recurrent gru: the minibatches split the envs (each keeps its whole sequence for the GRU's replay), "
+            f"and num_minibatches = {cfg.num_minibatches} does not divide num_envs = {cfg.num_envs}; choose a divisor "
+            f"of {cfg.num_envs}"
+        )
     if cfg.total_steps >= MAX_STEPS:
         raise UserError(f"total_steps = {cfg.total_steps} is too large: the step counters are int32, so a run has at "
                         f"most {MAX_STEPS - 1:,} env steps per seed; train in several runs or fewer steps")
@@ -304,6 +325,10 @@ def resolve(cfg: Config) -> Config:
     if cfg.num_envs % cfg.data_parallel:
         raise UserError(f"--data-parallel {cfg.data_parallel} does not divide num_envs = {cfg.num_envs} (each "
                         f"device of a run steps num_envs / data_parallel envs)")
+    if cfg.recurrent == "gru" and (cfg.num_envs // cfg.num_minibatches) % cfg.data_parallel:
+        raise UserError(f"--data-parallel {cfg.data_parallel} does not divide the {cfg.num_envs // cfg.num_minibatches} "
+                        f"envs of a minibatch (num_envs / num_minibatches with --recurrent gru; each device takes an "
+                        f"equal share)")
     if cfg.minibatch_size % cfg.data_parallel:
         raise UserError(f"--data-parallel {cfg.data_parallel} does not divide the minibatch size {cfg.minibatch_size} "
                         f"(num_envs * num_steps / num_minibatches; each device takes an equal share)")
@@ -341,6 +366,9 @@ def refuse_idle_flags(given: Config, cfg: Config) -> None:
         why.append(f"--mask-invisible-parents: it masks parents the child cannot see on SMAX maps, and {reason}")
     if given.parent_obs is not None and cfg.dag == "none":
         why.append("--parent-obs: with --dag none no agent has parents whose observations it could read")
+    if given.gru_hidden is not None and cfg.recurrent != "gru":
+        why.append(f"--gru-hidden {given.gru_hidden}: only a recurrent policy has a GRU (--recurrent gru), and "
+                   f"recurrent is {cfg.recurrent!r}")
     if given.eval_every not in (None, 0) and cfg.eval_episodes == 0:
         why.append(f"--eval-every {given.eval_every}: eval_episodes is 0, so no evaluation runs")
     if why:

@@ -56,6 +56,7 @@ class View(NamedTuple):
     obs: jax.Array  # [E, N, D]
     avail: jax.Array  # [E, N, A]
     visible: jax.Array  # [E, N, N]
+    world_state: Optional[jax.Array] = None  # [E, S] (a recurrent policy's critic reads it)
 
 
 def step_inputs(ts: TimeStep) -> tuple:

@@ -37,6 +37,7 @@ from .config import Config, compiler_options
 from .evaluation import combos_for, eval_seed
 from .evaluation.game import play_on_game
 from .game import View, check_game, game_restarts, host_timestep, make_game, step_inputs
+from .policy import BNPolicy
 from .rollout import act, step_keys
 from .rundir import restore_newest
 from .trainer import make_train
@@ -45,33 +46,35 @@ from .types import Decision, RunnerState, Transition
 
 # ------------------------------------------------------------------------------------------------ the rollout
 def make_act_step(policy):
-    """act_step(params, obs, avail, visible, world_state, key) -> (key, env_key, Decision): one rollout step's
-    device work in one call, its keys from `rollout.step_keys` (as the compiled rollout's)."""
+    """act_step(params, obs, avail, visible, world_state, memory, key) -> (key, env_key, Decision, memory): one
+    rollout step's device work in one call, its keys from `rollout.step_keys` (as the compiled rollout's); memory: a
+    recurrent policy's GRU states before and after the step (None for feed-forward policies)."""
 
-    def act_step(params, obs, avail, visible, world_state, key):
+    def act_step(params, obs, avail, visible, world_state, memory, key):
         key, act_key, env_key = step_keys(key)
-        a = act(policy, params, View(obs, avail, visible), act_key)
-        value_n = policy.value(params, world_state)
-        return key, env_key, Decision(a.noise, a.actions, a.logp, value_n, dag_lib.density(a.g))
+        a = act(policy, params, View(obs, avail, visible, world_state), act_key, memory)
+        value_n = policy.value(params, world_state, a.memory)
+        return key, env_key, Decision(a.noise, a.actions, a.logp, value_n, dag_lib.density(a.g), memory), a.memory
 
     return act_step
 
 
 def rollout_on_host(act_step, env, state: RunnerState, env_state, ts, num_steps: int):
     """T = num_steps steps of the E envs of `env` (host side: `env.step(key, state, actions [E, N])` -> (state,
-    TimeStep [E])). Returns (state with its key advanced, env_state, the TimeStep to act on next, the [T, E]
-    Transition as numpy arrays), what `Trainer.rollout` returns for a JAX env."""
+    TimeStep [E])). Returns (state with its key (and a recurrent policy's GRU states) advanced, env_state, the
+    TimeStep to act on next, the [T, E] Transition as numpy arrays), what `Trainer.rollout` returns for a JAX env."""
     key, rkey = jax.random.split(state.key)
-    steps = []
+    memory, steps = state.memory, []
     for _ in range(num_steps):
-        rkey, env_key, d = act_step(state.params, *step_inputs(ts), rkey)
+        rkey, env_key, d, memory = act_step(state.params, *step_inputs(ts), memory, rkey)
         d = jax.device_get(d)
         env_state, next_ts = env.step(env_key, env_state, d.actions)
         next_ts = host_timestep(next_ts)
+        memory = BNPolicy.forget(memory, next_ts.done)
         steps.append(Transition.of(ts, d, next_ts))
         ts = next_ts
     traj = jax.tree.map(lambda *xs: np.stack(xs), *steps)
-    return state.replace(key=key), env_state, ts, traj
+    return state.replace(key=key, memory=memory), env_state, ts, traj
 
 
 def compile_host_update(trainer, state: RunnerState, num_envs: int, num_steps: int, options: dict | None = None):
@@ -86,8 +89,9 @@ def compile_host_update(trainer, state: RunnerState, num_envs: int, num_steps: i
     ws = sds((E, env.state_dim), jnp.float32)
     key = sds(state.key.shape, state.key.dtype)
     act_fn = make_act_step(trainer.policy)
-    act_c = jax.jit(act_fn).lower(state.params, obs, avail, visible, ws, key).compile(options)
-    _, _, d = jax.eval_shape(act_fn, state.params, obs, avail, visible, ws, key)
+    memory = jax.eval_shape(lambda: trainer.policy.initial_memory((E,)))
+    act_c = jax.jit(act_fn).lower(state.params, obs, avail, visible, ws, memory, key).compile(options)
+    _, _, d, _ = jax.eval_shape(act_fn, state.params, obs, avail, visible, ws, memory, key)
     f32, b = sds((E,), jnp.float32), sds((E,), jnp.bool_)
     ts = host_timestep_spec(obs, ws, avail, visible, f32, b)
     step = Transition.of(ts, d, ts)
@@ -135,8 +139,9 @@ class GameStepper:
 
     def header(self) -> str:
         cfg = self.cfg
+        gru = f" recurrent=gru({cfg.gru_hidden})" if cfg.recurrent == "gru" else ""
         return (f"{cfg.env} (real StarCraft II, layout {cfg.sc2_layout}, {cfg.num_envs} games, episode limit "
-                f"{self.env.max_steps}) dag={cfg.dag} T={cfg.num_steps} lr={cfg.lr:g}\n"
+                f"{self.env.max_steps}) dag={cfg.dag}{gru} T={cfg.num_steps} lr={cfg.lr:g}\n"
                 f"{cfg.num_updates} updates ({cfg.num_updates * cfg.batch_size:,} env steps), a host-side rollout each")
 
     def compile(self, remaining: int) -> None:
@@ -168,9 +173,10 @@ class GameStepper:
     def step(self, call):
         """One update (a rollout on the games, then learn); `call(fn, *args)` runs the work (jbn.interrupt). The
         state changes only when the whole update succeeded."""
-        if self.ts is None:  # the games start with the first update
+        if self.ts is None:  # the games start with the first update (and a recurrent policy's memory with them)
             self.env_state, ts = call(self.env.reset, jax.random.PRNGKey(self.cfg.seed))
             self.ts, self._restarts = host_timestep(ts), game_restarts(self.env)
+            self.state = self.state.replace(memory=self.trainer.policy.initial_memory((self.cfg.num_envs,)))
 
         def update(state, env_state, ts):
             state, env_state, ts, traj = rollout_on_host(self._act, self.env, state, env_state, ts, self.cfg.num_steps)

@@ -12,6 +12,11 @@ Architectures (Table 2), where Base(h) = FC(h)-ReLU-FC(h)-ReLU:
   edge net:      joint obs - FC(h)-ReLU-FC(2N^2) (CG: a DeepSet over agents)
   perm net:      joint obs - FC(h)-ReLU-FC(N^2)
 The agent id (one-hot) is appended to the actor input since parameters are shared across agents.
+
+Recurrent (`memory` > 0, `--recurrent gru`): a GRU of width M sits in front of each network and the network reads its
+state instead of its input. Actor: h_i ← GRU(h_i, ReLU(FC(M)(o_i, id_i))), then the arch above on h_i in place of
+(o_i, id_i); the parents' actions still enter after the GRU (the head), so the GRU is parent-free and runs once per
+step for all agents before the topological scan. Critic: h ← GRU(h, ReLU(FC(M)(s))), then Base(h) - FC(1).
 """
 from __future__ import annotations
 
@@ -79,9 +84,13 @@ class Actor(nn.Module):
     num_actions: int
     arch: str = "smax"
     hidden: int = 64
+    memory: int = 0  # GRU width M (0: feed-forward)
 
     def setup(self):
         n, a, h = self.num_agents, self.num_actions, self.hidden
+        if self.memory:
+            self.embed = _dense(self.memory)
+            self.gru = nn.GRUCell(self.memory)
         if self.arch == "smax":
             # FC(h) on Concat(o_i, id_i, a^P), written as an own half and a bias-free parent half.
             self.own_in = _dense(h)
@@ -99,8 +108,16 @@ class Actor(nn.Module):
         else:
             raise ValueError(f"unknown actor arch {self.arch!r}; valid: {ACTOR_ARCHS}")
 
+    def remember(self, carry, obs, agent_id):
+        """The GRU's next state [..., M] from its state `carry` [..., M] and the step's (o_i, id_i) (recurrent only)."""
+        carry, _ = self.gru(carry, nn.relu(self.embed(jnp.concatenate([obs, agent_id], -1))))
+        return carry
+
     def own(self, obs, agent_id):
-        x = jnp.concatenate([obs, agent_id], -1)
+        return self.own_of(jnp.concatenate([obs, agent_id], -1))
+
+    def own_of(self, x):
+        """The parent-free part from the actor's input x: (o_i, id_i), or the GRU state h_i when recurrent."""
         if self.arch == "smax":
             return self.own_in(x)  # pre-activation of the first layer
         if self.arch == "cg":
@@ -124,7 +141,9 @@ class Actor(nn.Module):
             po = (w * obs_all).reshape(lead + (-1,))
         return self.out(jnp.concatenate([own, self.parent_base(jnp.concatenate([po, pa], -1))], -1))
 
-    def __call__(self, obs, agent_id, parents=None, actions=None, obs_all=None):
+    def __call__(self, obs, agent_id, parents=None, actions=None, obs_all=None, carry=None):
+        if self.memory:
+            return self.head(self.own_of(self.remember(carry, obs, agent_id)), parents, actions, obs_all)
         return self.head(self.own(obs, agent_id), parents, actions, obs_all)
 
 
@@ -136,6 +155,30 @@ class Critic(nn.Module):
     @nn.compact
     def __call__(self, world_state):
         return _dense(1, 1.0)(Base(self.hidden)(world_state))[..., 0]
+
+
+class RecurrentCritic(nn.Module):
+    """The critic behind a GRU of width M: remember(carry [..., M], world_state [..., S]) -> the next state [..., M];
+    __call__(state [..., M]) -> V [...] (in value-normalised units)."""
+
+    hidden: int = 64
+    memory: int = 64
+
+    def setup(self):
+        self.embed = _dense(self.memory)
+        self.gru = nn.GRUCell(self.memory)
+        self.base = Base(self.hidden)
+        self.out = _dense(1, 1.0)
+
+    def remember(self, carry, world_state):
+        carry, _ = self.gru(carry, nn.relu(self.embed(world_state)))
+        return carry
+
+    def __call__(self, state):
+        return self.out(self.base(state))[..., 0]
+
+    def initialize(self, carry, world_state):
+        return self(self.remember(carry, world_state))
 
 
 class EdgeNet(nn.Module):

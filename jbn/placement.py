@@ -194,12 +194,14 @@ def estimate(trainer, cfg: Config, hyper) -> MemoryEstimate:
     params_part = nbytes(state) - env_part
     T, E, mb = cfg.num_steps, cfg.num_envs, cfg.minibatch_size
 
-    def flat(x, n):
-        return jax.ShapeDtypeStruct((n,) + x.shape[2:], x.dtype)
+    recurrent = trainer.policy.recurrent
+
+    def lead(n):  # a batch of n samples: flat, or a recurrent policy's [T, envs] (minibatches split the envs)
+        return (T, n // T) if recurrent else (n,)
 
     def batch_of(n):
-        adv = jax.ShapeDtypeStruct((n,), np.float32)
-        return Batch.of(jax.tree.map(lambda x: flat(x, n), traj), adv, adv)
+        adv = jax.ShapeDtypeStruct(lead(n), np.float32)
+        return Batch.of(jax.tree.map(lambda x: jax.ShapeDtypeStruct(lead(n) + x.shape[2:], x.dtype), traj), adv, adv)
 
     batch = nbytes(batch_of(T * E))
     coefs = ppo.LossCoefs(clip_eps=hyper.clip_eps, vf_coef=hyper.vf_coef, ent_coef=hyper.ent_coef,

@@ -8,16 +8,23 @@ Per env (vmap over envs outside):
       one parallel pass over all agents given the stored joint action (teacher forcing) and the
       stored DAG noise, with gradients into the actor, the edge net and the permutation net.
 Mode `none` needs no scan: all agents are sampled in one batched pass (plain MAPPO).
+
+Recurrent policies (memory = M > 0): every agent's actor and the critic keep a GRU state (`Memory`). Per step,
+    memory = remember(params, memory, obs, world_state)     once, for all agents, before the topological scan
+and `sample`, `log_prob` and `value` read `memory` (their parent-free input) instead of the observation;
+`forget(memory, done)` zeroes the state of envs whose episode ended, and `replay` recomputes a rollout's states
+from the one it started with (the update's truncated BPTT).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 
 from . import dag as dag_lib
-from .networks import Actor, Arch, Critic, EdgeNet, PermNet
+from .networks import Actor, Arch, Critic, EdgeNet, PermNet, RecurrentCritic
 
 # The one stand-in for −inf at unavailable actions: finite, so masked log-softmax and its gradient stay
 # NaN-free.
@@ -41,6 +48,13 @@ def entropy_of_logits(logits, avail):
     return -jnp.sum(jnp.where(avail, jnp.exp(logp) * logp, 0.0), axis=-1)
 
 
+class Memory(NamedTuple):
+    """The GRU states of a recurrent policy (leaves [..., N, M] and [..., M], any leading batch shape)."""
+
+    actor: jax.Array  # [..., N, M] each agent's actor state
+    critic: jax.Array  # [..., M] the critic's state
+
+
 @dataclass(frozen=True)
 class BNPolicy:
     """Static description of the joint policy; parameters live in a dict {actor, critic[, edge, perm]}."""
@@ -58,6 +72,7 @@ class BNPolicy:
     parent_obs: bool = False  # Aloha: parents also pass their observations
     sinkhorn_iters: int = 20
     tau: float = 1.0
+    memory: int = 0  # GRU width M of the actor and the critic (0: feed-forward)
     # Evaluation only (jbn/evaluate.py): each agent takes the argmax of its conditional, in topological order,
     # and the DAG is the most likely one (zero Gumbel noise: per-edge argmax, max-weight order). Never trained.
     greedy: bool = False
@@ -69,11 +84,15 @@ class BNPolicy:
     # ---- modules ----
     @property
     def actor(self):
-        return Actor(self.num_agents, self.num_actions, self.arch, self.hidden)
+        return Actor(self.num_agents, self.num_actions, self.arch, self.hidden, self.memory)
 
     @property
     def critic(self):
-        return Critic(self.hidden)
+        return RecurrentCritic(self.hidden, self.memory) if self.memory else Critic(self.hidden)
+
+    @property
+    def recurrent(self) -> bool:
+        return self.memory > 0
 
     @property
     def edge_net(self):
@@ -90,16 +109,65 @@ class BNPolicy:
     def init(self, key):
         n, d, a = self.num_agents, self.obs_dim, self.num_actions
         k1, k2, k3, k4 = jax.random.split(key, 4)
-        params = {
-            "actor": self.actor.init(k1, jnp.zeros((d,)), jnp.zeros((n,)), jnp.zeros((n,)), jnp.zeros((n,), jnp.int32),
-                                     jnp.zeros((n, d))),
-            "critic": self.critic.init(k2, jnp.zeros((self.state_dim,))),
-        }
+        if self.recurrent:
+            m = jnp.zeros((self.memory,))
+            params = {
+                "actor": self.actor.init(k1, jnp.zeros((d,)), jnp.zeros((n,)), jnp.zeros((n,)),
+                                         jnp.zeros((n,), jnp.int32), jnp.zeros((n, d)), m),
+                "critic": self.critic.init(k2, m, jnp.zeros((self.state_dim,)), method="initialize"),
+            }
+        else:
+            params = {
+                "actor": self.actor.init(k1, jnp.zeros((d,)), jnp.zeros((n,)), jnp.zeros((n,)),
+                                         jnp.zeros((n,), jnp.int32), jnp.zeros((n, d))),
+                "critic": self.critic.init(k2, jnp.zeros((self.state_dim,))),
+            }
         if self.learns_dag:
             params["edge"] = self.edge_net.init(k3, jnp.zeros((n, d)))
             if self.learn_order:
                 params["perm"] = self.perm_net.init(k4, jnp.zeros((n, d)))
         return params
+
+    # ---- memory (recurrent policies) ----
+    def initial_memory(self, batch_shape=()) -> Optional[Memory]:
+        """Zero GRU states for envs of `batch_shape` (an episode's start); None for a feed-forward policy."""
+        if not self.recurrent:
+            return None
+        m = self.memory
+        return Memory(actor=jnp.zeros(tuple(batch_shape) + (self.num_agents, m)),
+                      critic=jnp.zeros(tuple(batch_shape) + (m,)))
+
+    def remember(self, params, memory: Memory, obs, world_state) -> Memory:
+        """One GRU step of every agent's actor and of the critic, for any leading batch shape: obs [..., N, D],
+        world_state [..., S], memory leaves [..., N, M] and [..., M]. Parent-free: one pass for all agents."""
+        agent_id = jnp.broadcast_to(jnp.eye(self.num_agents), obs.shape[:-1] + (self.num_agents,))
+        actor = self.actor.apply(params["actor"], memory.actor, obs, agent_id, method="remember")
+        return Memory(actor=actor, critic=self.remember_critic(params, memory.critic, world_state))
+
+    def remember_critic(self, params, critic_memory, world_state):
+        """The critic's GRU step alone ([..., M], [..., S] -> [..., M]): the value of a state reached (bootstrap)."""
+        return self.critic.apply(params["critic"], critic_memory, world_state, method="remember")
+
+    @staticmethod
+    def forget(memory: Optional[Memory], done) -> Optional[Memory]:
+        """memory with the states of envs whose episode ended (done [E] bool) zeroed: the next step starts anew."""
+        if memory is None:
+            return None
+        return jax.tree.map(lambda x: jnp.where(done.reshape(done.shape + (1,) * (x.ndim - done.ndim)), 0.0, x),
+                            memory)
+
+    def replay(self, params, start: Memory, obs, world_state, done) -> Memory:
+        """The states a rollout's steps acted with, recomputed from the state it started with (truncated BPTT):
+        start leaves [E, ...], obs [T, E, N, D], world_state [T, E, S], done [T, E]. Returns Memory leaves [T, E, ...]
+        (the state after each step's `remember`, before `forget`), differentiable in params."""
+
+        def step(memory, xs):
+            obs_t, ws_t, done_t = xs
+            memory = self.remember(params, memory, obs_t, ws_t)
+            return self.forget(memory, done_t), memory
+
+        _, states = jax.lax.scan(step, start, (obs, world_state, done))
+        return states
 
     # ---- DAG ----
     def sample_noise(self, key, batch_shape=()):
@@ -129,8 +197,11 @@ class BNPolicy:
         return g, g_eff, order
 
     # ---- actor ----
-    def _own(self, params, obs):
-        """The parent-free part of every agent's actor (Actor.own): obs [N, D] -> [N, F]."""
+    def _own(self, params, obs, memory: Optional[Memory] = None):
+        """The parent-free part of every agent's actor (Actor.own): obs [N, D] -> [N, F]; a recurrent policy reads
+        the agents' GRU states memory.actor [N, M] instead."""
+        if self.recurrent:
+            return self.actor.apply(params["actor"], memory.actor, method="own_of")
         n = self.num_agents
         return self.actor.apply(params["actor"], obs, jnp.eye(n), method="own")
 
@@ -145,17 +216,18 @@ class BNPolicy:
             return jnp.argmax(logits, axis=-1).astype(jnp.int32)
         return jax.random.categorical(key, logits).astype(jnp.int32)
 
-    def sample(self, params, obs, avail, visible, noise, key):
+    def sample(self, params, obs, avail, visible, noise, key, memory: Optional[Memory] = None):
         """Sample the joint action of one env step.
 
-        obs [N, D], avail [N, A] bool, visible [N, N] bool, noise DagNoise or None.
+        obs [N, D], avail [N, A] bool, visible [N, N] bool, noise DagNoise or None; memory: the step's GRU states
+        (after `remember`; recurrent policies only).
         Returns actions int32 [N], logp float32 [N] (log π_i(a_i | o_i, a^{P_i})), G float32 [N, N].
         The parent-free part of the actor runs for all agents at once; the scan then evaluates, at each
         topological position, only the parent-dependent rest for the agent at that position.
         """
         n = self.num_agents
         g, g_eff, order = self.dag(params, obs, visible, noise, differentiable=False)  # sampling: values only
-        own = self._own(params, obs)
+        own = self._own(params, obs, memory)
         if self.mode == "none":
             logits = mask_logits(self._head(params, own, None, None, obs), avail)
             actions = self._choose(key, logits)
@@ -173,17 +245,22 @@ class BNPolicy:
         (actions, logp), _ = jax.lax.scan(position, init, (order, jax.random.split(key, n)))
         return actions, logp, g
 
-    def log_prob(self, params, obs, avail, visible, noise, actions):
-        """Teacher-forced log-probs and entropies of a stored joint action (one parallel pass).
+    def log_prob(self, params, obs, avail, visible, noise, actions, memory: Optional[Memory] = None):
+        """Teacher-forced log-probs and entropies of a stored joint action (one parallel pass); memory: the step's
+        GRU states (recurrent policies, from `replay`).
 
         Returns logp [N], entropy [N] (of each agent's conditional), G [N, N] (differentiable in context mode).
         """
         g, g_eff, _ = self.dag(params, obs, visible, noise)
         parents = None if self.mode == "none" else g_eff.T  # row i: the parent weights of agent i
-        logits = self._head(params, self._own(params, obs), parents, actions, obs)
+        logits = self._head(params, self._own(params, obs, memory), parents, actions, obs)
         logits = mask_logits(logits, avail)
         logp = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[:, None], -1)[:, 0]
         return logp, entropy_of_logits(logits, avail), g
 
-    def value(self, params, world_state):
+    def value(self, params, world_state, memory: Optional[Memory] = None):
+        """V in value-normalised units, any leading shape: of world_state [..., S], or for a recurrent policy of the
+        critic's GRU state memory.critic [..., M] (which has read the world state)."""
+        if self.recurrent:
+            return self.critic.apply(params["critic"], memory.critic)
         return self.critic.apply(params["critic"], world_state)

@@ -226,7 +226,9 @@ def bn_mappo_loss(policy, params, batch: "Batch", eta, alpha, coefs: LossCoefs, 
     policy: a `jbn.policy.BNPolicy`; params its parameters (actor, critic[, edge, perm]).
     batch: a `Batch` with a leading batch axis B (obs [B, N, D], avail [B, N, A], actions [B, N],
       logp [B, N] at sampling time, advantages [B], value_n / targets_n [B] in normalised units, and the
-      DAG noise stored in the rollout, from which G is recomputed with the current DAG nets).
+      DAG noise stored in the rollout, from which G is recomputed with the current DAG nets). A recurrent
+      policy's batch has leading axes [T, E'] instead (whole sequences of E' envs): its GRU states are replayed
+      from the stored first ones (`BNPolicy.replay`, truncated BPTT over T), then everything is as above.
     eta, alpha: the density target and weight of this update (jbn.schedules); ignored unless the policy
       learns its DAG.
 
@@ -237,14 +239,20 @@ def bn_mappo_loss(policy, params, batch: "Batch", eta, alpha, coefs: LossCoefs, 
     would shrink the living agents' gradient as units die. The critic is a team value: all steps count.
     Returns (loss, LossInfo).
     """
-    v_log_prob = jax.vmap(policy.log_prob, in_axes=(None, 0, 0, 0, 0, 0))
-    logp, entropy, g = v_log_prob(params, batch.obs, batch.avail, batch.visible, batch.noise, batch.actions)
+    memory = None
+    if policy.recurrent:  # leaves [T, E', ...]: replay each env's GRU states from its first step's, then flatten
+        start = jax.tree.map(lambda x: x[0], batch.memory)
+        memory = policy.replay(params, start, batch.obs, batch.world_state, batch.done)
+        flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+        batch, memory = jax.tree.map(flat, (batch._replace(memory=None, done=None), memory))
+    v_log_prob = jax.vmap(policy.log_prob, in_axes=(None, 0, 0, 0, 0, 0, 0))
+    logp, entropy, g = v_log_prob(params, batch.obs, batch.avail, batch.visible, batch.noise, batch.actions, memory)
     active = active_agents(batch.avail)  # [B, N]
     pg_loss, clip_frac, approx_kl = clipped_surrogate(
         logp, batch.logp, batch.advantages, coefs.clip_eps, ratio, mask=active
     )
     ent = _masked_mean(entropy, active)
-    v = policy.value(params, batch.world_state)
+    v = policy.value(params, batch.world_state, memory)
     v_loss = value_loss(v, batch.value_n, batch.targets_n, coefs.clip_eps, coefs.huber_delta)
     rho = dag_lib.density(g)  # [B]
     d_pen = density_penalty(rho, eta, alpha) if policy.learns_dag else jnp.float32(0.0)

@@ -70,6 +70,7 @@ def make_policy(cfg: Config, env: envs_jax.ArrayEnv) -> BNPolicy:
         mask_invisible_parents=cfg.mask_invisible_parents,
         parent_obs=cfg.parent_obs,
         sinkhorn_iters=cfg.sinkhorn_iters,
+        memory=cfg.gru_hidden if cfg.recurrent == "gru" else 0,
     )
 
 
@@ -139,6 +140,7 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
             key=key,
             update=jnp.int32(0),
             hyper=hyper,
+            memory=policy.initial_memory((E,)),  # a host stepper's too (jbn.game_stepper): one state structure
         )
 
     def init(key, hyper: Hyper | None = None) -> RunnerState:
@@ -150,17 +152,19 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
 
     def rollout(state: RunnerState):
         def step(carry, _):
-            env_state, ts, key = carry
+            env_state, ts, memory, key = carry  # memory: a recurrent policy's GRU states (None otherwise)
             key, act_key, env_key = step_keys(key)
-            env_state, next_ts, act = act_and_step(policy, env, state.params, env_state, ts, act_key, env_key)
+            env_state, next_ts, act = act_and_step(policy, env, state.params, env_state, ts, act_key, env_key, memory)
             env_state, next_ts = on_data((env_state, next_ts), 0)
             decision = Decision(noise=act.noise, actions=act.actions, logp=act.logp,
-                                value_n=policy.value(state.params, ts.world_state), density=dag_lib.density(act.g))
-            return (env_state, next_ts, key), Transition.of(ts, decision, next_ts)
+                                value_n=policy.value(state.params, ts.world_state, act.memory),
+                                density=dag_lib.density(act.g), memory=memory)
+            return (env_state, next_ts, policy.forget(act.memory, next_ts.done), key), Transition.of(ts, decision, next_ts)
 
         key, rkey = jax.random.split(state.key)
-        (env_state, ts, _), traj = jax.lax.scan(step, (state.env_state, state.timestep, rkey), None, T)
-        return state.replace(env_state=env_state, timestep=ts, key=key), on_data(traj, 1)
+        (env_state, ts, memory, _), traj = jax.lax.scan(
+            step, (state.env_state, state.timestep, state.memory, rkey), None, T)
+        return state.replace(env_state=env_state, timestep=ts, memory=memory, key=key), on_data(traj, 1)
 
     def learn(state: RunnerState, traj: Transition):
         """One PPO update from a rollout traj ([T, E] leaves): GAE, epochs of minibatches, metrics. Every
@@ -177,20 +181,34 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
 
         vn = state.value_norm
         values = ppo.value_norm_denormalize(vn, traj.value_n)  # [T, E]
-        next_values = ppo.value_norm_denormalize(vn, policy.value(state.params, traj.final_world_state))
+        if policy.recurrent:  # the critic's state after each step, then one more GRU step on the state reached
+            start = jax.tree.map(lambda x: x[0], traj.memory)
+            states = policy.replay(state.params, start, traj.obs, traj.world_state, traj.done)
+            reached = states._replace(critic=policy.remember_critic(state.params, states.critic, traj.final_world_state))
+            next_values = ppo.value_norm_denormalize(vn, policy.value(state.params, None, reached))
+        else:
+            next_values = ppo.value_norm_denormalize(vn, policy.value(state.params, traj.final_world_state))
         adv, targets = ppo.gae(traj.reward, values, next_values, traj.terminated, traj.done, h.gamma, h.gae_lambda)
         vn = ppo.value_norm_update(vn, targets)
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
         batch = Batch.of(traj, adv, ppo.value_norm_normalize(vn, targets))
-        batch = jax.tree.map(lambda x: x.reshape((T * E,) + x.shape[2:]), batch)
+        M = cfg.num_minibatches
+        if not policy.recurrent:
+            batch = jax.tree.map(lambda x: x.reshape((T * E,) + x.shape[2:]), batch)
+
+        def split(batch, key):
+            """M minibatches: of (step, env) samples; a recurrent policy's of envs, each with its whole sequence."""
+            if policy.recurrent:
+                perm = jax.random.permutation(key, E)
+                return on_data(jax.tree.map(
+                    lambda x: jnp.swapaxes(x[:, perm].reshape((T, M, E // M) + x.shape[2:]), 0, 1), batch), 2)
+            perm = jax.random.permutation(key, T * E)
+            return on_data(jax.tree.map(lambda x: x[perm].reshape((M, cfg.minibatch_size) + x.shape[1:]), batch), 1)
 
         def epoch(carry, _):
             params, opt_state, key = carry
             key, pkey = jax.random.split(key)
-            perm = jax.random.permutation(pkey, T * E)
-            mbs = on_data(jax.tree.map(
-                lambda x: x[perm].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]), batch
-            ), 1)
+            mbs = split(batch, pkey)
 
             def minibatch(carry, mb):
                 params, opt_state = carry

@@ -10,6 +10,7 @@ from flax import struct
 from envs_jax import EnvState, TimeStep
 
 from .dag import DagNoise
+from .policy import Memory
 from .ppo import ValueNorm
 
 Params = dict  # {"actor", "critic"[, "edge"[, "perm"]]: flax parameter trees}
@@ -46,6 +47,7 @@ class Decision(NamedTuple):
     logp: jax.Array  # [E, N] log π_i(a_i | o_i, a^{P_i}) at sampling time
     value_n: jax.Array  # [E] critic output (value-normalised units) of the world state acted on
     density: jax.Array  # [E] ρ(G) of the sampled DAG
+    memory: Optional[Memory] = None  # [E, ...] recurrent policies: the GRU states the step started from; else None
 
 
 class Transition(NamedTuple):
@@ -66,6 +68,8 @@ class Transition(NamedTuple):
     episode_return: jax.Array  # [E] valid where done
     won: jax.Array  # [E] bool, valid where done
     density: jax.Array  # [E] ρ(G) of the sampled DAG
+    memory: Optional[Memory] = None  # [E, ...] recurrent: the GRU states the step started from (the update replays
+    #                                   each env's sequence from step 0's); None for feed-forward policies
 
     @classmethod
     def of(cls, ts: TimeStep, decision: Decision, next_ts: TimeStep) -> "Transition":
@@ -75,7 +79,7 @@ class Transition(NamedTuple):
             obs=ts.obs, world_state=ts.world_state, avail=ts.avail, visible=ts.visible, noise=decision.noise,
             actions=decision.actions, logp=decision.logp, value_n=decision.value_n, reward=next_ts.reward,
             terminated=next_ts.terminated, done=next_ts.done, final_world_state=next_ts.final_world_state,
-            episode_return=next_ts.episode_return, won=next_ts.won, density=decision.density,
+            episode_return=next_ts.episode_return, won=next_ts.won, density=decision.density, memory=decision.memory,
         )
 
 
@@ -92,13 +96,18 @@ class Batch(NamedTuple):
     value_n: jax.Array
     advantages: jax.Array
     targets_n: jax.Array
+    memory: Optional[Memory] = None  # recurrent: [T, E', ...] the GRU states each step started from; else None
+    done: Optional[jax.Array] = None  # recurrent: [T, E'] the episode ended at the step (the replay's resets)
 
     @classmethod
     def of(cls, traj: Transition, advantages: jax.Array, targets_n: jax.Array) -> "Batch":
-        """A rollout's Transition with its advantages and value-normalised targets ([T, E] leaves)."""
+        """A rollout's Transition with its advantages and value-normalised targets ([T, E] leaves). A recurrent
+        policy's batch keeps its time axis (minibatches split the envs) and what its replay reads."""
+        recurrent = traj.memory is not None
         return cls(
             obs=traj.obs, world_state=traj.world_state, avail=traj.avail, visible=traj.visible, noise=traj.noise,
             actions=traj.actions, logp=traj.logp, value_n=traj.value_n, advantages=advantages, targets_n=targets_n,
+            memory=traj.memory, done=traj.done if recurrent else None,
         )
 
 
@@ -114,3 +123,4 @@ class RunnerState:
     key: jax.Array
     update: jax.Array  # int32 [] updates done so far
     hyper: Hyper  # this run's hyper-parameters (float32 scalars; constant during training)
+    memory: Optional[Memory] = None  # [E, ...] recurrent policies: the GRU states to act on next; else None

@@ -14,6 +14,7 @@ from envs_jax import TimeStep
 from jbn import evaluate, evaluation, train
 from jbn.evaluation import game as game_eval
 from jbn.config import Config, UserError
+from jbn.policy import BNPolicy
 
 NEEDS_PYSC2 = "the StarCraft II bridge needs pysc2: pip install -e '.[sc2]'"
 
@@ -60,20 +61,23 @@ class ScriptedGames:
         return None, self._ts(t, done, ret)
 
 
-def _act(params, obs, avail, visible, key):
-    return np.zeros(obs.shape[:2], np.int32)
+def _act(params, obs, avail, visible, world_state, memory, key):
+    return np.zeros(obs.shape[:2], np.int32), memory
+
+
+_POLICY = BNPolicy(num_agents=1, obs_dim=2, state_dim=3, num_actions=2, mode="none")  # feed-forward: no memory
 
 
 def test_each_game_plays_a_fixed_share_of_the_episodes():
     """Game 0's episodes last 2 steps, game 1's 5: with 4 episodes each game plays 2, so the mean length is 3.5 (the
     first 4 episodes to end would give 2.75); a crashed episode is replaced by the game's next one."""
-    out = game_eval.play_episodes(_act, ScriptedGames([2, 5]), None, 4, jax.random.PRNGKey(0))
+    out = game_eval.play_episodes(_POLICY, _act, ScriptedGames([2, 5]), None, 4, jax.random.PRNGKey(0))
     np.testing.assert_array_equal(np.sort(out["length"]), [2, 2, 5, 5])
     assert out["return"].mean() == 3.5 and out["won"].sum() == 2
-    out = game_eval.play_episodes(_act, ScriptedGames([2, 5, 3]), None, 5, jax.random.PRNGKey(0))
+    out = game_eval.play_episodes(_POLICY, _act, ScriptedGames([2, 5, 3]), None, 5, jax.random.PRNGKey(0))
     np.testing.assert_array_equal(np.sort(out["length"]), [2, 2, 3, 5, 5])  # quotas 2, 2, 1
     games = ScriptedGames([2, 5], crash_episode=0)
-    out = game_eval.play_episodes(_act, games, None, 4, jax.random.PRNGKey(0))
+    out = game_eval.play_episodes(_POLICY, _act, games, None, 4, jax.random.PRNGKey(0))
     assert len(out["return"]) == 4 and -1.0 not in out["return"] and out["return"].mean() == 3.5
 
 

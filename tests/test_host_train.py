@@ -59,12 +59,13 @@ class HostJaxEnv:
         return self._step(key, state, actions)
 
 
-@pytest.mark.parametrize("dag", ["context", "none"])
-def test_host_rollout_and_learn_equal_the_compiled_update(dag):
+@pytest.mark.parametrize("dag,recurrent", [("context", "none"), ("none", "none"), ("context", "gru")])
+def test_host_rollout_and_learn_equal_the_compiled_update(dag, recurrent):
     """The Python loop (one jitted act per step, the env stepped outside jit, numpy stacking) gives the compiled
     `Trainer.rollout`'s transitions and keys, and the compiled learn on it the same metrics and parameters."""
     # cg_2's episodes last 25 steps: the 30-step rollout crosses an auto-reset (done, final_world_state)
-    cfg = resolve(Config(env="cg_2", dag=dag, num_envs=3, num_steps=30, num_epochs=2, total_steps=900, eval_episodes=0))
+    cfg = resolve(Config(env="cg_2", dag=dag, num_envs=3, num_steps=30, num_epochs=2, total_steps=900, eval_episodes=0,
+                         recurrent=recurrent, num_minibatches=3 if recurrent == "gru" else 1))
     trainer = tr.make_train(cfg)
     state = jax.jit(trainer.init)(jax.random.PRNGKey(4))
     state_j, traj_j = jax.jit(trainer.rollout)(state)

@@ -70,26 +70,34 @@ def game_for_run(cfg: Config, target: str, num_games: int, seed: int):
 
 
 def make_act(policy):
-    """actions(params, obs [E, N, D], avail, visible, key) -> int32 [E, N], jitted (one call per step)."""
-    return jax.jit(lambda params, obs, avail, visible, key: act(policy, params, View(obs, avail, visible), key).actions)
+    """act(params, obs [E, N, D], avail, visible, world_state, memory, key) -> (int32 [E, N], memory), jitted (one call
+    per step); memory: a recurrent policy's GRU states before and after the step (None for feed-forward ones)."""
+
+    def one(params, obs, avail, visible, world_state, memory, key):
+        a = act(policy, params, View(obs, avail, visible, world_state), key, memory)
+        return a.actions, a.memory
+
+    return jax.jit(one)
 
 
-def play_episodes(act_fn, env, params, num_episodes: int, key) -> dict[str, np.ndarray]:
-    """Returns, lengths and wins ([num_episodes] each) of the episodes the policy `act_fn` plays on the games of
-    `env` (an SC2VecEnv; see the module docstring for which episodes count)."""
+def play_episodes(policy, act_fn, env, params, num_episodes: int, key) -> dict[str, np.ndarray]:
+    """Returns, lengths and wins ([num_episodes] each) of the episodes `policy` plays on the games of `env` (an
+    SC2VecEnv; see the module docstring for which episodes count); act_fn: its `make_act`."""
     E = env.num_envs
     quota = np.array([len(range(i, num_episodes, E)) for i in range(E)])
     state, ts = env.reset()
     ts = host_timestep(ts)
     got = np.zeros(E, int)
     out = {"return": [], "length": [], "won": []}
+    memory = policy.initial_memory((E,))
     while (got < quota).any():
         key, step_key = jax.random.split(key)
-        obs, avail, visible, _ = step_inputs(ts)
-        actions = np.asarray(act_fn(params, obs, avail, visible, step_key))
+        actions, memory = act_fn(params, *step_inputs(ts), memory, step_key)
+        actions = np.asarray(actions)
         restarts = game_restarts(env)
         state, ts = env.step(None, state, actions)
         ts = host_timestep(ts)
+        memory = policy.forget(memory, ts.done)
         counted = ts.done & (got < quota) & (game_restarts(env) == restarts)
         out["return"].append(ts.episode_return[counted])
         out["length"].append(ts.episode_length[counted])
@@ -109,7 +117,7 @@ def play_on_game(policy, env, params, num_episodes: int, key, *, combos: Sequenc
         seed_params = jax.tree.map(lambda x: x[s], params)
         seed_key = jax.random.fold_in(key, first_seed + s)
         for combo in combos:
-            ep = play_episodes(acts[combo], env, seed_params, num_episodes, seed_key)
+            ep = play_episodes(policy, acts[combo], env, seed_params, num_episodes, seed_key)
             rows.append(base_row(update=update, env_steps=env_steps, run={"seed": first_seed + s}, combo=combo,
                                  returns=ep["return"], lengths=ep["length"], won=ep["won"], has_win=env.has_win))
     return rows

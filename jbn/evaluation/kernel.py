@@ -19,7 +19,7 @@ from envs_jax.smax import SMAXEnv
 
 from .. import analysis
 from .. import dag as dag_lib
-from ..policy import BNPolicy
+from ..policy import BNPolicy, Memory
 from ..ppo import active_agents
 from ..rollout import act
 
@@ -76,6 +76,7 @@ class Carry(NamedTuple):
     lengths: jax.Array  # int32 [C*M]
     stats: Optional[DagStats]  # leaves [Cj, ...] (joint combinations with analyses); None without
     first: Optional[FirstStep]  # leaves [Cj, ...] Aloha only
+    memory: Optional[Memory] = None  # [C*M, ...] recurrent policies: the GRU states to act on next
 
 
 class EvalOut(NamedTuple):
@@ -118,8 +119,8 @@ def make_episodes(policies: Sequence[BNPolicy], env: envs_jax.ArrayEnv, num_epis
     def step_stats(pol, params, ts, env_state, a, live):
         """DagStats of one batched step [M], counting only `live` envs (still in their first episode)."""
         w = live.astype(jnp.float32)  # [M]
-        kl = jax.vmap(analysis.multimodality_kl, in_axes=(None, None, 0, 0, 0, 0, 0))(
-            pol, params, ts.obs, ts.avail, ts.visible, a.noise, a.actions)  # [M, N]
+        kl = jax.vmap(analysis.multimodality_kl, in_axes=(None, None, 0, 0, 0, 0, 0, 0))(
+            pol, params, ts.obs, ts.avail, ts.visible, a.noise, a.actions, a.memory)  # [M, N]
         active = active_agents(ts.avail).astype(jnp.float32) * w[:, None]  # [M, N]
         stats = DagStats(
             steps=jnp.sum(w),
@@ -148,8 +149,10 @@ def make_episodes(policies: Sequence[BNPolicy], env: envs_jax.ArrayEnv, num_epis
         def step(carry: Carry, t):
             env_state, ts, finished, stats, first = carry.env_state, carry.ts, carry.finished, carry.stats, carry.first
             key, act_key, step_key = jax.random.split(carry.key, 3)
-            acts = [act(pol, params, part(ts, c), act_key) for c, pol in enumerate(policies)]
+            acts = [act(pol, params, part(ts, c), act_key, part(carry.memory, c)) for c, pol in enumerate(policies)]
             actions = jnp.concatenate([a.actions for a in acts])  # [C*M, N]
+            memory = None if carry.memory is None else jax.tree.map(lambda *m: jnp.concatenate(m),
+                                                                    *[a.memory for a in acts])
             new_state, next_ts = jax.vmap(env.step)(
                 jnp.tile(jax.random.split(step_key, M), (C, 1)), env_state, actions)
             live = ~finished
@@ -172,7 +175,8 @@ def make_episodes(policies: Sequence[BNPolicy], env: envs_jax.ArrayEnv, num_epis
             carry = Carry(env_state=new_state, ts=next_ts, key=key, finished=finished | next_ts.done,
                           returns=jnp.where(first_end, next_ts.episode_return, carry.returns),
                           won=jnp.where(first_end, next_ts.won, carry.won),
-                          lengths=jnp.where(first_end, next_ts.episode_length, carry.lengths), stats=stats, first=first)
+                          lengths=jnp.where(first_end, next_ts.episode_length, carry.lengths), stats=stats, first=first,
+                          memory=policies[0].forget(memory, next_ts.done))
             return carry, rec
 
         n = env.num_agents
@@ -188,7 +192,8 @@ def make_episodes(policies: Sequence[BNPolicy], env: envs_jax.ArrayEnv, num_epis
             first0 = FirstStep(jnp.zeros((k,) + ts.obs.shape[1:]), jnp.zeros((k, n), jnp.int32),
                                jnp.zeros((k, n, n)), jnp.zeros((k, n), jnp.int32))
         init = Carry(env_state=env_state, ts=ts, key=key, finished=f, returns=jnp.zeros((C * M,)), won=f,
-                     lengths=jnp.zeros((C * M,), jnp.int32), stats=stats0, first=first0)
+                     lengths=jnp.zeros((C * M,), jnp.int32), stats=stats0, first=first0,
+                     memory=policies[0].initial_memory((C * M,)))
         end, rec = jax.lax.scan(step, init, jnp.arange(T))
         to_cm = lambda x: x.reshape(C, M)  # noqa: E731
         return EvalOut(returns=to_cm(end.returns), won=to_cm(end.won), lengths=to_cm(end.lengths),

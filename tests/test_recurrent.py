@@ -1,0 +1,231 @@
+"""Recurrent BN-MAPPO (`--recurrent gru`): the GRU against a numpy GRU, resets at episode ends, the update's replay
+against the rollout, the sampled joint distribution against exact enumeration, and runs that resume bit for bit."""
+import dataclasses
+import itertools
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+from jbn import train
+from jbn import trainer as tr
+from jbn.config import Config, UserError, resolve
+from jbn.policy import BNPolicy, Memory
+
+M = 5  # GRU width of the unit tests
+
+
+def _policy(n=3, a=3, d=4, s=6, mode="full", **kw):
+    return BNPolicy(num_agents=n, obs_dim=d, state_dim=s, num_actions=a, mode=mode, memory=M, **kw)
+
+
+def _noisy(params, key, scale=0.3):
+    """Random biases (initialised at 0) so that every term of the GRU's equations matters."""
+    leaves, tree = jax.tree.flatten_with_path(params)
+    keys = jax.random.split(key, len(leaves))
+    out = [x + scale * jax.random.normal(k, x.shape) if "bias" in jax.tree_util.keystr(p) else x
+           for (p, x), k in zip(leaves, keys)]
+    return jax.tree.unflatten(tree, out)
+
+
+def _np(tree):
+    return jax.tree.map(lambda x: np.asarray(x, np.float64), tree)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _gru_numpy(p, h, x):
+    """Cho et al.'s GRU (PyTorch's convention: the reset gate multiplies the recurrent term after its bias)."""
+    r = _sigmoid(x @ p["ir"]["kernel"] + p["ir"]["bias"] + h @ p["hr"]["kernel"])
+    z = _sigmoid(x @ p["iz"]["kernel"] + p["iz"]["bias"] + h @ p["hz"]["kernel"])
+    n = np.tanh(x @ p["in"]["kernel"] + p["in"]["bias"] + r * (h @ p["hn"]["kernel"] + p["hn"]["bias"]))
+    return (1.0 - z) * n + z * h
+
+
+def _dense(p, x):
+    return x @ p["kernel"] + p["bias"]
+
+
+def test_gru_step_equals_a_numpy_gru():
+    n, d, s = 3, 4, 6
+    pol = _policy(n=n, d=d, s=s)
+    params = _noisy(pol.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(1))
+    k = jax.random.split(jax.random.PRNGKey(2), 4)
+    memory = Memory(actor=jax.random.normal(k[0], (n, M)), critic=jax.random.normal(k[1], (M,)))
+    obs, ws = jax.random.normal(k[2], (n, d)), jax.random.normal(k[3], (s,))
+    got = pol.remember(params, memory, obs, ws)
+
+    pa, pc = _np(params["actor"]["params"]), _np(params["critic"]["params"])
+    for i in range(n):
+        x = np.maximum(_dense(pa["embed"], np.concatenate([np.asarray(obs[i]), np.eye(n)[i]])), 0.0)
+        np.testing.assert_allclose(got.actor[i], _gru_numpy(pa["gru"], np.asarray(memory.actor[i]), x), atol=1e-5)
+    x = np.maximum(_dense(pc["embed"], np.asarray(ws)), 0.0)
+    h = _gru_numpy(pc["gru"], np.asarray(memory.critic), x)
+    np.testing.assert_allclose(got.critic, h, atol=1e-5)
+    # the critic reads its GRU state: Base(h) - FC(1)
+    b = pc["base"]
+    v = _dense(pc["out"], np.maximum(_dense(b["Dense_1"], np.maximum(_dense(b["Dense_0"], h), 0.0)), 0.0))[0]
+    np.testing.assert_allclose(pol.value(params, ws, got), v, atol=1e-5)
+
+
+def _exact_joint(params, h, avail, g, a):
+    """π(a) = Π_i softmax(head(h_i, G[:, i] ⊙ onehot(a)))[a_i] by enumeration, the smax head in numpy reading the
+    agent's GRU state h_i: FC(Concat(h_i, a^P)) - ReLU - FC - ReLU - FC(A)."""
+    p = _np(params["actor"]["params"])
+    n = h.shape[0]
+    w0 = np.concatenate([p["own_in"]["kernel"], p["parent_in"]["kernel"]], 0)
+    probs = {}
+    for joint in itertools.product(range(a), repeat=n):
+        onehot = np.eye(a)[list(joint)]
+        prob = 1.0
+        for i in range(n):
+            x = np.concatenate([h[i], (np.asarray(g)[:, i, None] * onehot).reshape(-1)])
+            y = np.maximum(x @ w0 + p["own_in"]["bias"], 0.0)
+            y = np.maximum(_dense(p["mid"], y), 0.0)
+            logits = np.where(avail[i], _dense(p["out"], y), -np.inf)
+            e = np.exp(logits - logits.max())
+            prob *= (e / e.sum())[joint[i]]
+        probs[joint] = prob
+    return probs
+
+
+def test_a_recurrent_bn_policy_samples_the_joint_distribution_it_claims():
+    n, a, d = 3, 2, 4
+    pol = _policy(n=n, a=a, d=d, mode="full")
+    params = _noisy(pol.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(1))
+    actor = params["actor"]["params"]
+    actor["out"]["kernel"] = 50.0 * actor["out"]["kernel"]  # conditionals far from uniform
+    actor["parent_in"]["kernel"] = 5.0 * actor["parent_in"]["kernel"]  # parents' actions matter
+    obs = jax.random.normal(jax.random.PRNGKey(5), (n, d))
+    memory = pol.remember(params, Memory(jax.random.normal(jax.random.PRNGKey(7), (n, M)), jnp.zeros((M,))),
+                          obs, jnp.zeros((6,)))
+    avail, visible = jnp.ones((n, a), bool), jnp.ones((n, n), bool)
+    from jbn import dag as dag_lib
+    exact = _exact_joint(params, np.asarray(memory.actor, np.float64), np.asarray(avail), dag_lib.fixed_dag("full", n), a)
+    num = 40000
+    keys = jax.random.split(jax.random.PRNGKey(6), num)
+    sample = jax.vmap(pol.sample, (None, None, None, None, None, 0, None))
+    acts, logp, _ = jax.jit(sample)(params, obs, avail, visible, None, keys, memory)
+    idx = np.asarray(acts) @ (a ** np.arange(n))
+    counts = np.bincount(idx, minlength=a**n)
+    expected = np.array([exact[tuple((k // a**i) % a for i in range(n))] for k in range(a**n)]) * num
+    assert stats.chisquare(counts, expected).pvalue > 1e-3
+    # the teacher-forced pass gives the sampled log-probs, and they are the enumeration's
+    lp = jax.vmap(pol.log_prob, (None, None, None, None, None, 0, None))(params, obs, avail, visible, None, acts[:50],
+                                                                          memory)[0]
+    np.testing.assert_allclose(lp, logp[:50], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(logp[:50]).sum(-1),
+                               [np.log(exact[tuple(int(x) for x in row)]) for row in np.asarray(acts[:50])], atol=1e-4)
+    # with the memory changed the distribution changes: the GRU state is the actor's input
+    other = Memory(memory.actor[::-1], memory.critic)
+    lp_other = jax.vmap(pol.log_prob, (None, None, None, None, None, 0, None))(params, obs, avail, visible, None,
+                                                                                acts[:50], other)[0]
+    assert not np.allclose(lp_other, lp, atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def cg_rollout():
+    """Two rollouts of 30 steps on cg_2 (episodes of 25 steps: each crosses a reset) under a recurrent context policy."""
+    cfg = resolve(Config(env="cg_2", dag="context", recurrent="gru", gru_hidden=M, num_envs=4, num_steps=30,
+                         num_epochs=1, num_minibatches=2, total_steps=240, eval_episodes=0))
+    trainer = tr.make_train(cfg)
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(3))
+    rollout = jax.jit(trainer.rollout)
+    state1, traj1 = rollout(state)
+    state2, traj2 = rollout(state1)
+    return trainer, state, state1, traj1, traj2
+
+
+def test_memory_starts_at_zero_is_kept_between_rollouts_and_resets_after_an_episode(cg_rollout):
+    trainer, state, state1, traj1, traj2 = cg_rollout
+    assert np.all(np.asarray(traj1.done[24])) and not np.asarray(traj1.done[:24]).any()
+    for leaf in traj1.memory:
+        assert np.all(np.asarray(leaf[0]) == 0)  # the run's first step
+        assert np.all(np.asarray(leaf[25]) == 0)  # the step after the episode's end
+        assert np.abs(np.asarray(leaf[24])).min() > 0 and np.abs(np.asarray(leaf[29])).min() > 0
+    # the next rollout starts from where this one stopped (not from zeros)
+    for a, b in zip(state1.memory, traj2.memory):
+        np.testing.assert_array_equal(a, b[0])
+        assert np.abs(np.asarray(b[0])).min() > 0
+
+
+def test_the_replay_gives_the_rollout_memory_log_probs_and_values(cg_rollout):
+    trainer, state, _, traj, _ = cg_rollout
+    pol, params = trainer.policy, state.params
+    start = jax.tree.map(lambda x: x[0], traj.memory)
+    states = jax.jit(pol.replay)(params, start, traj.obs, traj.world_state, traj.done)
+    forgotten = pol.forget(states, traj.done)
+    for a, b in zip(forgotten, traj.memory):  # the state each step started from is the previous step's, reset at done
+        np.testing.assert_allclose(a[:-1], b[1:], atol=1e-6)
+    lp = jax.vmap(jax.vmap(pol.log_prob, (None, 0, 0, 0, 0, 0, 0)), (None, 0, 0, 0, 0, 0, 0))
+    logp, _, _ = jax.jit(lp)(params, traj.obs, traj.avail, traj.visible, traj.noise, traj.actions, states)
+    np.testing.assert_allclose(logp, traj.logp, atol=1e-5)
+    np.testing.assert_allclose(pol.value(params, traj.world_state, states), traj.value_n, atol=1e-5)
+    # the check has teeth: replayed from zeros (no memory of the first steps), step 10's log-probs differ
+    zeros = jax.tree.map(jnp.zeros_like, start)
+    cold = jax.tree.map(lambda x: x[10:], (traj.obs, traj.world_state, traj.done))
+    states_cold = pol.replay(params, zeros, *cold)
+    logp_cold = lp(params, traj.obs[10:], traj.avail[10:], traj.visible[10:], jax.tree.map(lambda x: x[10:], traj.noise),
+                   traj.actions[10:], states_cold)[0]
+    assert not np.allclose(logp_cold[0], traj.logp[10], atol=1e-4)
+    # ... and after the episode's end the past no longer matters
+    np.testing.assert_allclose(logp_cold[25 - 10:], traj.logp[25:], atol=1e-5)
+
+
+def test_the_update_sends_gradients_through_time_into_the_gru(cg_rollout):
+    """One learn step changes the GRU's recurrent kernels (only backpropagation through time reaches them: the first
+    step of a sequence starts from a zero state), and the update's loss is finite."""
+    trainer, state, state1, traj, _ = cg_rollout
+    new, metrics = jax.jit(trainer.learn)(state1, traj)
+    for net in ("actor", "critic"):
+        before = state1.params[net]["params"]["gru"]["hr"]["kernel"]
+        after = new.params[net]["params"]["gru"]["hr"]["kernel"]
+        assert not np.allclose(before, after), net
+    assert np.isfinite(float(metrics.loss.total))
+
+
+def test_recurrent_config_errors_name_the_value(tmp_path):
+    with pytest.raises(UserError, match=r"recurrent.*'lstm'.*none, gru"):
+        resolve(Config(env="cg_2", recurrent="lstm"))
+    with pytest.raises(UserError, match=r"--gru-hidden 32: only a recurrent policy has a GRU"):
+        resolve(Config(env="cg_2", gru_hidden=32))
+    with pytest.raises(UserError, match=r"gru_hidden must be a positive integer, got 0"):
+        resolve(Config(env="cg_2", recurrent="gru", gru_hidden=0))
+    with pytest.raises(UserError, match=r"minibatches split the envs.*num_minibatches = 3 does not divide num_envs = 32"):
+        resolve(Config(env="cg_2", recurrent="gru", num_minibatches=3, num_steps=24))
+    assert resolve(Config(env="cg_2", recurrent="gru")).gru_hidden == 64
+    assert resolve(Config(env="cg_2")).gru_hidden is None
+
+
+TINY = dict(env="cg_2", dag="context", recurrent="gru", gru_hidden=8, num_envs=4, num_steps=10, num_epochs=2,
+            num_minibatches=2, eval_episodes=2, eval_every=0, checkpoint_every_s=0.0)
+
+
+def _rows(run_dir, name="metrics.jsonl"):
+    """The logged rows without their wall-clock fields."""
+    return [{k: v for k, v in json.loads(line).items() if k != "sps"} for line in open(os.path.join(run_dir, name))]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_recurrent_run_resumes_bit_for_bit_evaluates_and_refuses_a_changed_recurrent(tmp_path):
+    """2 seeds, 12 updates straight vs 6 then --resume: the same metrics bit for bit (the GRU states are part of the
+    checkpoint); both policies evaluated; resuming as feed-forward is refused."""
+    full, part = tmp_path / "full", tmp_path / "part"
+    cfg = Config(**TINY, num_seeds=2, total_steps=480, updates_per_chunk=3)
+    train.run(dataclasses.replace(cfg, run_dir=str(full)))
+    train.run(dataclasses.replace(cfg, run_dir=str(part), total_steps=240))
+    train.run(dataclasses.replace(cfg, run_dir=str(part), resume=True))
+    a, b = _rows(full), _rows(part)
+    assert [r["update"] for r in b if r["seed"] == 0] == list(range(1, 13))
+    assert a == b
+    policies = {(r["policy"], r["greedy"]) for r in _rows(full, "eval.jsonl")}
+    assert policies == {("joint", False), ("joint", True), ("decentralized", False), ("decentralized", True)}
+    with pytest.raises(UserError, match=r"recurrent: run has 'gru', now 'none'"):
+        train.run(Config(**{**TINY, "recurrent": "none", "gru_hidden": None}, num_seeds=2, total_steps=480,
+                         run_dir=str(part), resume=True))
