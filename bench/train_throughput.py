@@ -1,11 +1,13 @@
 """Training throughput of BN-MAPPO per DAG mode, measured against the raw env in the same run.
 
     python bench/train_throughput.py --env smax_6h_vs_8z --num-envs 64 --num-steps 128 --dags none context
+    python bench/train_throughput.py --dags none context --recurrent none gru     # GRU vs feed-forward
 
 For each (env, E): the raw env rollout (random actions) and one compiled update chunk per DAG mode are
 compiled first; then, for each of `--rounds` rounds, every program is timed once in turn (interleaved,
 so a slow patch of a shared machine hits all of them alike). Reported: the best time of each program and
-the median over rounds of the per-round ratios (train / raw, mode / none, mode / full). Also where the time goes: the
+the median over rounds of the per-round ratios (train / raw, mode / none, mode / full, and with `--recurrent none gru`
+each GRU program against its feed-forward twin, "vs ff"). Also where the time goes: the
 rollout alone (env step + joint-action sampling + critic, no update) per mode. Compile = one chunk,
 `.lower().compile()`. The chunk is what `python -m jbn.train` runs (`tr.over_seeds`, one seed).
 """
@@ -49,13 +51,13 @@ def build_mode(env_name, dag, num_envs, num_steps, updates, **over):
         es, ts = jax.vmap(env.reset)(jax.random.split(key, num_envs))
 
         def body(c, _):
-            es, ts, key = c
+            es, ts, memory, key = c
             key, act_key, env_key = step_keys(key)
-            v = policy.value(params, ts.world_state)
-            es, ts, act = act_and_step(policy, env, params, es, ts, act_key, env_key)
-            return (es, ts, key), act.logp.sum() + v.sum()
+            es, next_ts, act = act_and_step(policy, env, params, es, ts, act_key, env_key, memory)
+            v = policy.value(params, ts.world_state, act.memory)
+            return (es, next_ts, policy.forget(act.memory, next_ts.done), key), act.logp.sum() + v.sum()
 
-        _, out = jax.lax.scan(body, (es, ts, key), None, num_steps)
+        _, out = jax.lax.scan(body, (es, ts, policy.initial_memory((num_envs,)), key), None, num_steps)
         return out.sum()
 
     params = jax.tree.map(lambda x: x[0], state.params)
@@ -67,25 +69,29 @@ def build_mode(env_name, dag, num_envs, num_steps, updates, **over):
     )
 
 
-def _modes(dags, sinkhorn_iters):
+def _modes(dags, sinkhorn_iters=(None,), recurrents=("none",)):
     """(label, dag, config overrides): context once per Sinkhorn iteration count L ('context' for the first, then
-    'context L=K')."""
+    'context L=K'); each once per recurrent choice (' gru' appended to the label)."""
     out = []
-    for dag in dags:
-        if dag != "context":
-            out.append((dag, dag, {}))
-            continue
-        for i, k in enumerate(sinkhorn_iters):
-            out.append(("context" if i == 0 else f"context L={k}", dag, dict(sinkhorn_iters=k)))
+    for rec in recurrents:
+        tag, extra = ("", {}) if rec == "none" else (f" {rec}", dict(recurrent=rec))
+        for dag in dags:
+            if dag != "context":
+                out.append((dag + tag, dag, dict(extra)))
+                continue
+            for i, k in enumerate(sinkhorn_iters):
+                given = {} if k is None else dict(sinkhorn_iters=k)  # None: the default (and none with a fixed order)
+                out.append(("context" + ("" if i == 0 else f" L={k}") + tag, dag, dict(**given, **extra)))
     return out
 
 
-def bench_env(env_name, dags, num_envs, num_steps, updates, rounds, warmup=True, sinkhorn_iters=(20,)):
+def bench_env(env_name, dags, num_envs, num_steps, updates, rounds, warmup=True, sinkhorn_iters=(None,),
+              recurrents=("none",)):
     env = envs_jax.ArrayEnv(envs_jax.make(env_name))
     raw_fn = make_rollout(env, num_envs, num_steps).lower(jax.random.PRNGKey(0)).compile()
     progs = {"raw": lambda: raw_fn(jax.random.PRNGKey(1))}
     info = {}
-    modes = _modes(dags, sinkhorn_iters)
+    modes = _modes(dags, sinkhorn_iters, recurrents)
     for label, dag, over in modes:
         m = build_mode(env_name, dag, num_envs, num_steps, updates, **over)
         progs[label], progs[label + "/rollout"] = m["chunk"], m["rollout"]
@@ -112,6 +118,7 @@ def bench_env(env_name, dags, num_envs, num_steps, updates, rounds, warmup=True,
             raw_sps=steps / min(times["raw"]), train_sps=steps / min(per_update),
             train_over_raw=statistics.median(times["raw"][r] / per_update[r] for r in range(rounds)),
             over_none=ratio("none", dag), over_full=ratio("full", dag),
+            over_ff=ratio(dag.rsplit(" ", 1)[0], dag) if dag.endswith(" gru") else float("nan"),
             rollout_s=min(times[dag + "/rollout"]), update_s=min(per_update), env_s=min(times["raw"]),
             compile_s=info[dag]["compile_s"],
         ))
@@ -127,20 +134,22 @@ def main():
     p.add_argument("--updates", type=int, default=2, help="PPO updates per timed chunk")
     p.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median of ratios)")
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed first call (for very large E)")
-    p.add_argument("--sinkhorn-iters", nargs="+", type=int, default=[20],
+    p.add_argument("--sinkhorn-iters", nargs="+", type=int, default=[None],
                    help="context mode: one program per Sinkhorn iteration count L (rows 'context', 'context L=K')")
+    p.add_argument("--recurrent", nargs="+", default=["none"], choices=["none", "gru"],
+                   help="feed-forward and/or GRU programs of every mode (rows '<mode> gru'; 'vs ff': ff time / gru time)")
     args = p.parse_args()
     print(f"# {platform.machine()} {jax.devices()[0].device_kind} ({len(jax.devices())} device), jax {jax.__version__}, "
           f"T={args.num_steps}, {args.updates} updates per chunk, {args.rounds} rounds")
-    print("| env | N | E | mode | raw env sps | train sps | train/raw | vs none | vs full | rollout s | update s | env-only s "
-          "| compile s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| env | N | E | mode | raw env sps | train sps | train/raw | vs none | vs full | vs ff | rollout s | update s "
+          "| env-only s | compile s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for env_name in args.env:
         for e in args.num_envs:
             for r in bench_env(env_name, args.dags, e, args.num_steps, args.updates, args.rounds, not args.no_warmup,
-                               args.sinkhorn_iters):
+                               args.sinkhorn_iters, args.recurrent):
                 print(f"| {r['env']} | {r['N']} | {r['E']} | {r['mode']} | {r['raw_sps']:,.0f} | {r['train_sps']:,.0f} | "
-                      f"{r['train_over_raw']:.2f} | {r['over_none']:.2f} | {r['over_full']:.2f} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | "
+                      f"{r['train_over_raw']:.2f} | {r['over_none']:.2f} | {r['over_full']:.2f} | {r['over_ff']:.2f} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | "
                       f"{r['env_s']:.2f} | {r['compile_s']:.1f} |", flush=True)
 
 

@@ -45,6 +45,33 @@ class Base(nn.Module):
         return nn.relu(_dense(self.hidden)(x))
 
 
+class GRU(nn.Module):
+    """A GRU of width M (Cho et al. 2014, in PyTorch's form: the reset gate scales the recurrent term after its bias),
+    split where a sequence is parallel: `inputs(x) -> [..., 3M]`, the input's share of the three gates (r, z, n),
+    for every step of a sequence at once; `step(h, gates) -> h'`, the recurrent part, the only one a scan over time
+    must run step by step:
+        r = σ(W_ir x + b_ir + W_hr h + b_hr),  z = σ(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)),  h' = (1 − z) ⊙ n + z ⊙ h
+    (flax's GRUCell computes the same map with the input projection inside each step.)"""
+
+    features: int
+
+    def setup(self):
+        m = self.features
+        self.wi = nn.Dense(3 * m, kernel_init=nn.initializers.lecun_normal(), bias_init=nn.initializers.zeros)
+        self.wh = nn.Dense(3 * m, kernel_init=nn.initializers.orthogonal(), bias_init=nn.initializers.zeros)
+
+    def inputs(self, x):
+        return self.wi(x)
+
+    def step(self, h, gates):
+        xr, xz, xn = jnp.split(gates, 3, axis=-1)
+        hr, hz, hn = jnp.split(self.wh(h), 3, axis=-1)
+        r, z = nn.sigmoid(xr + hr), nn.sigmoid(xz + hz)
+        n = jnp.tanh(xn + r * hn)
+        return (1.0 - z) * n + z * h
+
+
 class ParentIn(nn.Module):
     """Bias-free linear layer on the parent block of a^{P_i}: x ↦ x @ W, where x [N*A] is the one-hot block
     x[j*A + a] = parents[j]·[a_j = a] (Table 2's "a^{P_i}" input) and W [N*A, F] an ordinary dense kernel.
@@ -90,7 +117,7 @@ class Actor(nn.Module):
         n, a, h = self.num_agents, self.num_actions, self.hidden
         if self.memory:
             self.embed = _dense(self.memory)
-            self.gru = nn.GRUCell(self.memory)
+            self.gru = GRU(self.memory)
         if self.arch == "smax":
             # FC(h) on Concat(o_i, id_i, a^P), written as an own half and a bias-free parent half.
             self.own_in = _dense(h)
@@ -108,10 +135,16 @@ class Actor(nn.Module):
         else:
             raise ValueError(f"unknown actor arch {self.arch!r}; valid: {ACTOR_ARCHS}")
 
+    def encode(self, obs, agent_id):
+        """The GRU's gate inputs [..., 3M] from (o_i, id_i) (recurrent only; any number of steps at once)."""
+        return self.gru.inputs(nn.relu(self.embed(jnp.concatenate([obs, agent_id], -1))))
+
+    def recur(self, carry, gates):
+        """The GRU's next state [..., M] from its state `carry` [..., M] and the step's `encode`."""
+        return self.gru.step(carry, gates)
+
     def remember(self, carry, obs, agent_id):
-        """The GRU's next state [..., M] from its state `carry` [..., M] and the step's (o_i, id_i) (recurrent only)."""
-        carry, _ = self.gru(carry, nn.relu(self.embed(jnp.concatenate([obs, agent_id], -1))))
-        return carry
+        return self.recur(carry, self.encode(obs, agent_id))
 
     def own(self, obs, agent_id):
         return self.own_of(jnp.concatenate([obs, agent_id], -1))
@@ -158,21 +191,26 @@ class Critic(nn.Module):
 
 
 class RecurrentCritic(nn.Module):
-    """The critic behind a GRU of width M: remember(carry [..., M], world_state [..., S]) -> the next state [..., M];
-    __call__(state [..., M]) -> V [...] (in value-normalised units)."""
+    """The critic behind a GRU of width M: remember(carry [..., M], world_state [..., S]) -> the next state [..., M]
+    (= recur(carry, encode(world_state)), as the actor's); __call__(state [..., M]) -> V [...] (value-normalised)."""
 
     hidden: int = 64
     memory: int = 64
 
     def setup(self):
         self.embed = _dense(self.memory)
-        self.gru = nn.GRUCell(self.memory)
+        self.gru = GRU(self.memory)
         self.base = Base(self.hidden)
         self.out = _dense(1, 1.0)
 
+    def encode(self, world_state):
+        return self.gru.inputs(nn.relu(self.embed(world_state)))
+
+    def recur(self, carry, gates):
+        return self.gru.step(carry, gates)
+
     def remember(self, carry, world_state):
-        carry, _ = self.gru(carry, nn.relu(self.embed(world_state)))
-        return carry
+        return self.recur(carry, self.encode(world_state))
 
     def __call__(self, state):
         return self.out(self.base(state))[..., 0]

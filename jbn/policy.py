@@ -137,12 +137,22 @@ class BNPolicy:
         return Memory(actor=jnp.zeros(tuple(batch_shape) + (self.num_agents, m)),
                       critic=jnp.zeros(tuple(batch_shape) + (m,)))
 
+    def encode(self, params, obs, world_state) -> Memory:
+        """The GRUs' gate inputs (leaves [..., N, 3M] and [..., 3M]) of obs [..., N, D] and world_state [..., S]: the
+        part of a GRU step that needs no state, for any number of steps at once."""
+        agent_id = jnp.broadcast_to(jnp.eye(self.num_agents), obs.shape[:-1] + (self.num_agents,))
+        return Memory(actor=self.actor.apply(params["actor"], obs, agent_id, method="encode"),
+                      critic=self.critic.apply(params["critic"], world_state, method="encode"))
+
+    def recur(self, params, memory: Memory, gates: Memory) -> Memory:
+        """The GRUs' next states from their states and a step's `encode`."""
+        return Memory(actor=self.actor.apply(params["actor"], memory.actor, gates.actor, method="recur"),
+                      critic=self.critic.apply(params["critic"], memory.critic, gates.critic, method="recur"))
+
     def remember(self, params, memory: Memory, obs, world_state) -> Memory:
         """One GRU step of every agent's actor and of the critic, for any leading batch shape: obs [..., N, D],
         world_state [..., S], memory leaves [..., N, M] and [..., M]. Parent-free: one pass for all agents."""
-        agent_id = jnp.broadcast_to(jnp.eye(self.num_agents), obs.shape[:-1] + (self.num_agents,))
-        actor = self.actor.apply(params["actor"], memory.actor, obs, agent_id, method="remember")
-        return Memory(actor=actor, critic=self.remember_critic(params, memory.critic, world_state))
+        return self.recur(params, memory, self.encode(params, obs, world_state))
 
     def remember_critic(self, params, critic_memory, world_state):
         """The critic's GRU step alone ([..., M], [..., S] -> [..., M]): the value of a state reached (bootstrap)."""
@@ -162,11 +172,12 @@ class BNPolicy:
         (the state after each step's `remember`, before `forget`), differentiable in params."""
 
         def step(memory, xs):
-            obs_t, ws_t, done_t = xs
-            memory = self.remember(params, memory, obs_t, ws_t)
+            gates_t, done_t = xs
+            memory = self.recur(params, memory, gates_t)
             return self.forget(memory, done_t), memory
 
-        _, states = jax.lax.scan(step, start, (obs, world_state, done))
+        # the input projections of all T steps at once (large matmuls); the scan runs only the recurrent part
+        _, states = jax.lax.scan(step, start, (self.encode(params, obs, world_state), done))
         return states
 
     # ---- DAG ----

@@ -193,7 +193,9 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
         batch = Batch.of(traj, adv, ppo.value_norm_normalize(vn, targets))
         M = cfg.num_minibatches
-        if not policy.recurrent:
+        if policy.recurrent:  # the replay needs the states of the first step only: [1, E, ...]
+            batch = batch._replace(memory=jax.tree.map(lambda x: x[:1], batch.memory))
+        else:
             batch = jax.tree.map(lambda x: x.reshape((T * E,) + x.shape[2:]), batch)
 
         def split(batch, key):
@@ -201,7 +203,7 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
             if policy.recurrent:
                 perm = jax.random.permutation(key, E)
                 return on_data(jax.tree.map(
-                    lambda x: jnp.swapaxes(x[:, perm].reshape((T, M, E // M) + x.shape[2:]), 0, 1), batch), 2)
+                    lambda x: jnp.swapaxes(x[:, perm].reshape(x.shape[:1] + (M, E // M) + x.shape[2:]), 0, 1), batch), 2)
             perm = jax.random.permutation(key, T * E)
             return on_data(jax.tree.map(lambda x: x[perm].reshape((M, cfg.minibatch_size) + x.shape[1:]), batch), 1)
 

@@ -96,7 +96,8 @@ class Batch(NamedTuple):
     value_n: jax.Array
     advantages: jax.Array
     targets_n: jax.Array
-    memory: Optional[Memory] = None  # recurrent: [T, E', ...] the GRU states each step started from; else None
+    memory: Optional[Memory] = None  # recurrent: [T or 1, E', ...] the GRU states each step started from (the update
+    #                                   keeps the first step's only: its replay starts there); else None
     done: Optional[jax.Array] = None  # recurrent: [T, E'] the episode ended at the step (the replay's resets)
 
     @classmethod

@@ -41,11 +41,40 @@ def _sigmoid(x):
 
 
 def _gru_numpy(p, h, x):
-    """Cho et al.'s GRU (PyTorch's convention: the reset gate multiplies the recurrent term after its bias)."""
-    r = _sigmoid(x @ p["ir"]["kernel"] + p["ir"]["bias"] + h @ p["hr"]["kernel"])
-    z = _sigmoid(x @ p["iz"]["kernel"] + p["iz"]["bias"] + h @ p["hz"]["kernel"])
-    n = np.tanh(x @ p["in"]["kernel"] + p["in"]["bias"] + r * (h @ p["hn"]["kernel"] + p["hn"]["bias"]))
+    """Cho et al.'s GRU in PyTorch's form (the reset gate scales the recurrent term after its bias), written gate by
+    gate from the (r, z, n) thirds of the input and recurrent kernels."""
+    wi, bi, wh, bh = p["wi"]["kernel"], p["wi"]["bias"], p["wh"]["kernel"], p["wh"]["bias"]
+    m = h.shape[-1]
+    g = lambda w, b, k: (w[:, k * m:(k + 1) * m], b[k * m:(k + 1) * m])  # noqa: E731
+    (w_ir, b_ir), (w_iz, b_iz), (w_in, b_in) = g(wi, bi, 0), g(wi, bi, 1), g(wi, bi, 2)
+    (w_hr, b_hr), (w_hz, b_hz), (w_hn, b_hn) = g(wh, bh, 0), g(wh, bh, 1), g(wh, bh, 2)
+    r = _sigmoid(x @ w_ir + b_ir + h @ w_hr + b_hr)
+    z = _sigmoid(x @ w_iz + b_iz + h @ w_hz + b_hz)
+    n = np.tanh(x @ w_in + b_in + r * (h @ w_hn + b_hn))
     return (1.0 - z) * n + z * h
+
+
+def test_our_gru_is_flax_gru_cell_with_its_input_projection_hoisted():
+    """The same map as flax.linen.GRUCell given the same weights (GRUCell has no b_hr, b_hz: set to 0 here)."""
+    import flax.linen as nn
+
+    from jbn.networks import GRU
+
+    x, h = jax.random.normal(jax.random.PRNGKey(0), (7, 3)), jax.random.normal(jax.random.PRNGKey(1), (7, M))
+    ours = _noisy(GRU(M).init(jax.random.PRNGKey(2), h, jnp.zeros((7, 3 * M)), method="step"), jax.random.PRNGKey(3))
+    ours["params"]["wi"] = GRU(M).init(jax.random.PRNGKey(4), x, method="inputs")["params"]["wi"]
+    p = ours["params"]
+    p["wh"]["bias"] = p["wh"]["bias"].at[:2 * M].set(0.0)
+    split = lambda w: jnp.split(w, 3, axis=-1)  # noqa: E731
+    (ir, iz, in_), (bir, biz, bin_) = split(p["wi"]["kernel"]), split(p["wi"]["bias"])
+    hr, hz, hn = split(p["wh"]["kernel"])
+    flax_p = {"params": {"ir": {"kernel": ir, "bias": bir}, "iz": {"kernel": iz, "bias": biz},
+                         "in": {"kernel": in_, "bias": bin_}, "hr": {"kernel": hr}, "hz": {"kernel": hz},
+                         "hn": {"kernel": hn, "bias": split(p["wh"]["bias"])[2]}}}
+    want, _ = nn.GRUCell(M).apply(flax_p, h, x)
+    gru = GRU(M)
+    got = gru.apply(ours, h, gru.apply(ours, x, method="inputs"), method="step")
+    np.testing.assert_allclose(got, want, atol=1e-6)
 
 
 def _dense(p, x):
@@ -178,14 +207,28 @@ def test_the_replay_gives_the_rollout_memory_log_probs_and_values(cg_rollout):
     np.testing.assert_allclose(logp_cold[25 - 10:], traj.logp[25:], atol=1e-5)
 
 
-def test_the_update_sends_gradients_through_time_into_the_gru(cg_rollout):
-    """One learn step changes the GRU's recurrent kernels (only backpropagation through time reaches them: the first
-    step of a sequence starts from a zero state), and the update's loss is finite."""
+def test_the_update_backpropagates_through_time_within_episodes_only(cg_rollout):
+    """The replayed log-prob of step 10 depends on the observations of steps 0..10 (gradient non-zero) and not on
+    later ones; step 27's not on step 20's (an episode ended at step 24 in between). One learn step moves the GRUs'
+    recurrent kernels, and its loss is finite."""
     trainer, state, state1, traj, _ = cg_rollout
+    pol, params = trainer.policy, state.params
+    start = jax.tree.map(lambda x: x[0], traj.memory)
+    lp = jax.vmap(jax.vmap(pol.log_prob, (None, 0, 0, 0, 0, 0, 0)), (None, 0, 0, 0, 0, 0, 0))
+
+    def logp_at(obs, t):
+        states = pol.replay(params, start, obs, traj.world_state, traj.done)
+        return lp(params, obs, traj.avail, traj.visible, traj.noise, traj.actions, states)[0][t].sum()
+
+    g10 = np.abs(np.asarray(jax.grad(logp_at)(traj.obs, 10))).sum(axis=(1, 2, 3))  # per step
+    assert (g10[:10] > 0).all() and (g10[11:] == 0).all()
+    g27 = np.abs(np.asarray(jax.grad(logp_at)(traj.obs, 27))).sum(axis=(1, 2, 3))
+    assert (g27[:25] == 0).all() and (g27[25:28] > 0).all()
+
     new, metrics = jax.jit(trainer.learn)(state1, traj)
     for net in ("actor", "critic"):
-        before = state1.params[net]["params"]["gru"]["hr"]["kernel"]
-        after = new.params[net]["params"]["gru"]["hr"]["kernel"]
+        before = state1.params[net]["params"]["gru"]["wh"]["kernel"]
+        after = new.params[net]["params"]["gru"]["wh"]["kernel"]
         assert not np.allclose(before, after), net
     assert np.isfinite(float(metrics.loss.total))
 

@@ -157,12 +157,14 @@ DATA_PARALLEL = textwrap.dedent("""
 """)
 
 
-def test_data_parallel_over_4_devices_equals_one_device():
+@pytest.mark.parametrize("recurrent", ["none", pytest.param("gru", marks=pytest.mark.slow)])
+def test_data_parallel_over_4_devices_equals_one_device(recurrent):
     """One context-DAG run (with annealing) whose 8 envs are split over 4 devices: the same metrics as on one
-    device with the same 8 envs; the envs really are split (2 per device) and the program really all-reduces."""
+    device with the same 8 envs; the envs really are split (2 per device) and the program really all-reduces. A
+    recurrent policy's minibatches (of envs, whole sequences) are split over the devices likewise."""
     cfg = dict(env="cg_2", dag="context", anneal="6h_vs_8z", num_envs=8, num_steps=8, num_minibatches=2,
                num_epochs=2, total_steps=8 * 8 * 6, updates_per_chunk=3, eval_episodes=0, checkpoint=False,
-               data_parallel=4)
+               data_parallel=4, recurrent=recurrent)
     p = subprocess.run([sys.executable, "-c", DATA_PARALLEL, json.dumps(cfg)], cwd=ROOT, env=_env(4),
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-4000:]
