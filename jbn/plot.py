@@ -154,11 +154,12 @@ def log_files(path: str, stem: str) -> list[str]:
 
 
 def default_label(config: dict, fallback: str) -> str:
-    """'<env> <dag>', plus the annealing schedule for a context run that anneals; `fallback` without a config."""
+    """'<env> <dag>', plus 'gru' for a recurrent run and the annealing schedule for a context run that anneals;
+    `fallback` without a config."""
     env, dag = config.get("env"), config.get("dag")
     if env is None or dag is None:
         return fallback
-    label = f"{env} {dag}"
+    label = f"{env} {dag}" + (" gru" if config.get("recurrent") == "gru" else "")
     anneal = config.get("anneal")
     if dag == "context" and anneal not in (None, "none"):
         label += f" (anneal {anneal})"
