@@ -2,12 +2,14 @@
 
     python bench/train_throughput.py --env smax_6h_vs_8z --num-envs 64 --num-steps 128 --dags none context
     python bench/train_throughput.py --dags none context --recurrent none gru     # GRU vs feed-forward
+    python bench/train_throughput.py --dags none context --deterministic          # the cost of --deterministic
 
 For each (env, E): the raw env rollout (random actions) and one compiled update chunk per DAG mode are
 compiled first; then, for each of `--rounds` rounds, every program is timed once in turn (interleaved,
 so a slow patch of a shared machine hits all of them alike). Reported: the best time of each program and
 the median over rounds of the per-round ratios (train / raw, mode / none, mode / full, and with `--recurrent none gru`
-each GRU program against its feed-forward twin, "vs ff"). Also where the time goes: the
+each GRU program against its feed-forward twin, "vs ff"; with `--deterministic` each program compiled with the
+run's deterministic XLA options against its plain twin, "vs plain"). Also where the time goes: the
 rollout alone (env step + joint-action sampling + critic, no update) per mode. Compile = one chunk,
 `.lower().compile()`. The chunk is what `python -m jbn.train` runs (`tr.over_seeds`, one seed).
 """
@@ -22,7 +24,7 @@ import jax
 
 import envs_jax
 from jbn import trainer as tr
-from jbn.config import Config, resolve
+from jbn.config import Config, compiler_options, resolve
 from jbn.rollout import act_and_step, step_keys
 
 from env_throughput import make_rollout  # noqa: E402  (bench/ is the script's directory)
@@ -43,7 +45,7 @@ def build_mode(env_name, dag, num_envs, num_steps, updates, **over):
     init, update_chunk, policy, env = trainer.init, trainer.update_chunk, trainer.policy, trainer.env
     state = tr.init_seeds(init, tr.seed_keys(cfg))
     t0 = time.perf_counter()
-    chunk = jax.jit(tr.over_seeds(update_chunk, cfg.num_seeds)).lower(state).compile()
+    chunk = jax.jit(tr.over_seeds(update_chunk, cfg.num_seeds)).lower(state).compile(compiler_options(cfg))
     compile_s = time.perf_counter() - t0
 
     # Rollout only: env step + sampling + critic with the same policy (no update).
@@ -61,7 +63,7 @@ def build_mode(env_name, dag, num_envs, num_steps, updates, **over):
         return out.sum()
 
     params = jax.tree.map(lambda x: x[0], state.params)
-    ro = jax.jit(rollout).lower(params, jax.random.PRNGKey(0)).compile()
+    ro = jax.jit(rollout).lower(params, jax.random.PRNGKey(0)).compile(compiler_options(cfg))
     return dict(
         chunk=lambda: chunk(state)[1].loss.total,
         rollout=lambda: ro(params, jax.random.PRNGKey(1)),
@@ -69,9 +71,13 @@ def build_mode(env_name, dag, num_envs, num_steps, updates, **over):
     )
 
 
-def _modes(dags, sinkhorn_iters=(None,), recurrents=("none",)):
+def _modes(dags, sinkhorn_iters=(None,), recurrents=("none",), deterministic=False):
     """(label, dag, config overrides): context once per Sinkhorn iteration count L ('context' for the first, then
-    'context L=K'); each once per recurrent choice (' gru' appended to the label)."""
+    'context L=K'); each once per recurrent choice (' gru' appended to the label); with `deterministic`, each also
+    compiled with the deterministic XLA options (' det' appended)."""
+    if deterministic:
+        plain = _modes(dags, sinkhorn_iters, recurrents)
+        return plain + [(label + " det", dag, dict(over, deterministic=True)) for label, dag, over in plain]
     out = []
     for rec in recurrents:
         tag, extra = ("", {}) if rec == "none" else (f" {rec}", dict(recurrent=rec))
@@ -86,12 +92,12 @@ def _modes(dags, sinkhorn_iters=(None,), recurrents=("none",)):
 
 
 def bench_env(env_name, dags, num_envs, num_steps, updates, rounds, warmup=True, sinkhorn_iters=(None,),
-              recurrents=("none",)):
+              recurrents=("none",), deterministic=False):
     env = envs_jax.ArrayEnv(envs_jax.make(env_name))
     raw_fn = make_rollout(env, num_envs, num_steps).lower(jax.random.PRNGKey(0)).compile()
     progs = {"raw": lambda: raw_fn(jax.random.PRNGKey(1))}
     info = {}
-    modes = _modes(dags, sinkhorn_iters, recurrents)
+    modes = _modes(dags, sinkhorn_iters, recurrents, deterministic)
     for label, dag, over in modes:
         m = build_mode(env_name, dag, num_envs, num_steps, updates, **over)
         progs[label], progs[label + "/rollout"] = m["chunk"], m["rollout"]
@@ -118,7 +124,9 @@ def bench_env(env_name, dags, num_envs, num_steps, updates, rounds, warmup=True,
             raw_sps=steps / min(times["raw"]), train_sps=steps / min(per_update),
             train_over_raw=statistics.median(times["raw"][r] / per_update[r] for r in range(rounds)),
             over_none=ratio("none", dag), over_full=ratio("full", dag),
-            over_ff=ratio(dag.rsplit(" ", 1)[0], dag) if dag.endswith(" gru") else float("nan"),
+            over_ff=ratio(dag.removesuffix(" det").rsplit(" ", 1)[0] + (" det" if dag.endswith(" det") else ""), dag)
+            if dag.removesuffix(" det").endswith(" gru") else float("nan"),
+            over_plain=ratio(dag.removesuffix(" det"), dag) if dag.endswith(" det") else float("nan"),
             rollout_s=min(times[dag + "/rollout"]), update_s=min(per_update), env_s=min(times["raw"]),
             compile_s=info[dag]["compile_s"],
         ))
@@ -138,18 +146,21 @@ def main():
                    help="context mode: one program per Sinkhorn iteration count L (rows 'context', 'context L=K')")
     p.add_argument("--recurrent", nargs="+", default=["none"], choices=["none", "gru"],
                    help="feed-forward and/or GRU programs of every mode (rows '<mode> gru'; 'vs ff': ff time / gru time)")
+    p.add_argument("--deterministic", action="store_true",
+                   help="also every program compiled with --deterministic's XLA options (rows '<mode> det'; "
+                        "'vs plain': plain time / det time)")
     args = p.parse_args()
     print(f"# {platform.machine()} {jax.devices()[0].device_kind} ({len(jax.devices())} device), jax {jax.__version__}, "
           f"T={args.num_steps}, {args.updates} updates per chunk, {args.rounds} rounds")
-    print("| env | N | E | mode | raw env sps | train sps | train/raw | vs none | vs full | vs ff | rollout s | update s "
-          "| env-only s | compile s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| env | N | E | mode | raw env sps | train sps | train/raw | vs none | vs full | vs ff | vs plain | rollout s "
+          "| update s | env-only s | compile s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for env_name in args.env:
         for e in args.num_envs:
             for r in bench_env(env_name, args.dags, e, args.num_steps, args.updates, args.rounds, not args.no_warmup,
-                               args.sinkhorn_iters, args.recurrent):
+                               args.sinkhorn_iters, args.recurrent, args.deterministic):
                 print(f"| {r['env']} | {r['N']} | {r['E']} | {r['mode']} | {r['raw_sps']:,.0f} | {r['train_sps']:,.0f} | "
-                      f"{r['train_over_raw']:.2f} | {r['over_none']:.2f} | {r['over_full']:.2f} | {r['over_ff']:.2f} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | "
+                      f"{r['train_over_raw']:.2f} | {r['over_none']:.2f} | {r['over_full']:.2f} | {r['over_ff']:.2f} | {r['over_plain']:.2f} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | "
                       f"{r['env_s']:.2f} | {r['compile_s']:.1f} |", flush=True)
 
 
