@@ -34,7 +34,7 @@ from typing import Annotated, Optional, Sequence
 import numpy as np
 import tyro
 
-from .plot import METRIC_KEYS, Metric, PlotError, Run, default_metric, number, load_run, split_sweep
+from .plot import METRIC_KEYS, Metric, PlotError, Run, default_metric, load_runs_until, number, split_sweep
 
 QUANTITIES = ("final", "mean", "eval")
 
@@ -101,12 +101,6 @@ class Entry:
     vs_base: dict  # quantity -> paired dict or None (the base itself: {})
 
 
-def truncate(run: Run, until: float) -> Run:
-    """The run as it stood at `until` env steps per seed: rows logged later are dropped."""
-    keep = lambda rows: [r for r in rows if isinstance(r.get("env_steps"), (int, float)) and r["env_steps"] <= until]  # noqa: E731
-    return dataclasses.replace(run, metrics=keep(run.metrics), evals=keep(run.evals))
-
-
 def compare(run_dirs: Sequence[str], metric: Optional[Metric] = None, last: int = 10,
             labels: Optional[Sequence[str]] = None, until: Optional[float] = None) -> tuple[Metric, list[Entry]]:
     """Load the runs and compare each with the first. Raises PlotError on bad input."""
@@ -116,14 +110,7 @@ def compare(run_dirs: Sequence[str], metric: Optional[Metric] = None, last: int 
         raise PlotError(f"--last {last} must be >= 1 (updates averaged at the end of each seed)")
     if labels is not None and len(labels) != len(run_dirs):
         raise PlotError(f"--labels has {len(labels)} label(s) for {len(run_dirs)} run dir(s)")
-    if until is not None and not until > 0:
-        raise PlotError(f"--until {until} must be > 0 (env steps per seed)")
-    runs = [load_run(d, None if labels is None else labels[i]) for i, d in enumerate(run_dirs)]
-    if until is not None:
-        runs = [truncate(r, until) for r in runs]
-        empty = [r.path for r in runs if not r.metrics]
-        if empty:
-            raise PlotError(f"--until {until:g}: no metrics row at or before it in {', '.join(empty)}")
+    runs = load_runs_until(run_dirs, labels, until)
     if labels is None:  # the default '<env> <dag>' of runs that differ in another option: add the directory
         runs = [dataclasses.replace(r, label=f"{r.label} [{os.path.basename(os.path.normpath(r.path))}]") for r in runs]
     if metric is None:

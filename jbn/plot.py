@@ -2,6 +2,7 @@
 
     python -m jbn.plot runs/cg_2_none_* runs/cg_2_full_* runs/cg_2_context_* --out figs
     python -m jbn.plot RUN_DIR... --out DIR [--metric return|win_rate|reward_per_step] [--smooth K] [--labels A B ...]
+                       [--until STEPS]
 
 Reads each run's `config.json`, `metrics.jsonl` and, if present, `eval.jsonl` (README "Run directories"; or their
 gzipped copies in a run archived by `python -m jbn.archive`); writes
@@ -29,7 +30,8 @@ Seeds are aligned on equal env_steps (per seed): a point is drawn only where eve
 undefined ratio) drops that seed out of the point, and `n` in the CSV counts the seeds that remain (no value:
 a gap). `--smooth K` (default 1 = the logged values) is a trailing moving average over each seed's last K
 updates of metrics.jsonl, taken before averaging over seeds (learning curves and DAG density; η and α are
-schedules and eval rows are drawn as logged).
+schedules and eval rows are drawn as logged). `--until STEPS` draws the runs as they stood at STEPS env steps
+per seed (rows logged later are left out), so a long run and a short one share an axis.
 
 Host side only: numpy and matplotlib (Agg, through `matplotlib.figure.Figure`; no pyplot state, no jax).
 The data part (`load_run`, `curve`, the `*_panels` builders) returns plain arrays and can be tested without
@@ -424,9 +426,28 @@ def write_csv(path: str, panels: Sequence[Panel]) -> None:
 # ---------------------------------------------------------------------------------------------------- CLI
 
 
+def truncate(run: Run, until: float) -> Run:
+    """The run as it stood at `until` env steps per seed: rows logged later are dropped."""
+    keep = lambda rows: [r for r in rows if isinstance(r.get("env_steps"), (int, float)) and r["env_steps"] <= until]  # noqa: E731
+    return dataclasses.replace(run, metrics=keep(run.metrics), evals=keep(run.evals))
+
+
+def load_runs_until(run_dirs: Sequence[str], labels: Optional[Sequence[str]], until: Optional[float]) -> list[Run]:
+    """load_run of every directory, cut at `until` env steps per seed when given (PlotError when nothing is left)."""
+    if until is not None and not until > 0:
+        raise PlotError(f"--until {until} must be > 0 (env steps per seed)")
+    runs = [load_run(d, None if labels is None else labels[i]) for i, d in enumerate(run_dirs)]
+    if until is not None:
+        runs = [truncate(r, until) for r in runs]
+        empty = [r.path for r in runs if not r.metrics]
+        if empty:
+            raise PlotError(f"--until {until:g}: no metrics row at or before it in {', '.join(empty)}")
+    return runs
+
+
 def make_figures(run_dirs: Sequence[str], out: str, metric: Optional[Metric] = None, smooth: int = 1,
                  labels: Optional[Sequence[str]] = None, echo: Callable[[str], None] = print,
-                 ylim: Optional[Sequence[float]] = None) -> list[str]:
+                 ylim: Optional[Sequence[float]] = None, until: Optional[float] = None) -> list[str]:
     """Read the runs, write every figure that has data (PNG + CSV) into `out`; the written paths.
 
     Raises PlotError on bad input before anything is written.
@@ -442,7 +463,7 @@ def make_figures(run_dirs: Sequence[str], out: str, metric: Optional[Metric] = N
             raise PlotError(f"--labels has {len(labels)} label(s) for {len(run_dirs)} run dir(s)")
         if len(set(labels)) != len(labels):
             raise PlotError(f"--labels must be distinct, got {list(labels)}")
-    runs = [load_run(d, None if labels is None else labels[i]) for i, d in enumerate(run_dirs)]
+    runs = load_runs_until(run_dirs, labels, until)
     if labels is None:  # the same env and dag twice: tell them apart by directory name
         counts = {}
         for run in runs:
@@ -508,12 +529,14 @@ class PlotArgs:
     """one label per run dir, in order (default '<env> <dag>' plus the annealing schedule of a context run)"""
     ylim: Optional[tuple[float, float]] = None
     """LOW HIGH: y range of the learning-curve and evaluation figures (the CSVs keep every point)"""
+    until: Optional[float] = None
+    """draw every run as it stood at this many env steps per seed (rows logged later are left out)"""
 
 
 def main(argv=None) -> None:
     args = tyro.cli(PlotArgs, args=argv, prog="python -m jbn.plot", description=__doc__.split("\n\n")[0])
     try:
-        make_figures(args.run_dirs, args.out, args.metric, args.smooth, args.labels, ylim=args.ylim)
+        make_figures(args.run_dirs, args.out, args.metric, args.smooth, args.labels, ylim=args.ylim, until=args.until)
     except PlotError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2)

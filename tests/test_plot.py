@@ -180,6 +180,22 @@ def test_cli_writes_figures_and_csvs(none_run, context_run, tmp_path, capsys):
         assert {r["series"] for r in csv.DictReader(f)} == {"U", "C"}
 
 
+def test_until_draws_the_runs_as_they_stood_then(none_run, tmp_path, capsys):
+    """none_run's seeds: returns [1, 2, 3] and [3, 4, 5] at 100, 200, 300 steps (seed 0 also 100.0 at 400): cut at
+    250 the curve is the mean of the first two points only, [2, 3] ± 1."""
+    out = tmp_path / "figs"
+    plot.main([none_run, "--out", str(out), "--until", "250"])
+    with open(out / "learning_curves.csv") as f:
+        rows = [r for r in csv.DictReader(f)]
+    assert [float(r["x"]) for r in rows] == [100.0, 200.0]
+    np.testing.assert_allclose([float(r["mean"]) for r in rows], [2.0, 3.0])
+    np.testing.assert_allclose([float(r["se"]) for r in rows], [1.0, 1.0])
+    with pytest.raises(SystemExit) as e:
+        plot.main([none_run, "--out", str(tmp_path / "o"), "--until", "50"])
+    assert e.value.code == 2 and "--until 50: no metrics row at or before it" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("case", ["missing_dir", "no_metrics", "label_count"])
 def test_cli_bad_input_exits_2_with_one_error_line(case, none_run, tmp_path, capsys):
     empty = tmp_path / "empty"
