@@ -91,6 +91,11 @@ def _modes(dags, sinkhorn_iters=(None,), recurrents=("none",), deterministic=Fal
     return out
 
 
+def _twin(label, tag):
+    """The label of the same program without `tag` (' gru': its feed-forward twin; ' det': its plain twin)."""
+    return label.replace(tag, "", 1) if tag in label else None
+
+
 def bench_env(env_name, dags, num_envs, num_steps, updates, rounds, warmup=True, sinkhorn_iters=(None,),
               recurrents=("none",), deterministic=False):
     env = envs_jax.ArrayEnv(envs_jax.make(env_name))
@@ -124,9 +129,7 @@ def bench_env(env_name, dags, num_envs, num_steps, updates, rounds, warmup=True,
             raw_sps=steps / min(times["raw"]), train_sps=steps / min(per_update),
             train_over_raw=statistics.median(times["raw"][r] / per_update[r] for r in range(rounds)),
             over_none=ratio("none", dag), over_full=ratio("full", dag),
-            over_ff=ratio(dag.removesuffix(" det").rsplit(" ", 1)[0] + (" det" if dag.endswith(" det") else ""), dag)
-            if dag.removesuffix(" det").endswith(" gru") else float("nan"),
-            over_plain=ratio(dag.removesuffix(" det"), dag) if dag.endswith(" det") else float("nan"),
+            over_ff=ratio(_twin(dag, " gru"), dag), over_plain=ratio(_twin(dag, " det"), dag),
             rollout_s=min(times[dag + "/rollout"]), update_s=min(per_update), env_s=min(times["raw"]),
             compile_s=info[dag]["compile_s"],
         ))

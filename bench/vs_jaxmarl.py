@@ -85,6 +85,7 @@ def main():
     p.add_argument("--threshold", type=float, default=0.9)
     p.add_argument("--extra-rows", type=int, default=3, help="rows logged after the threshold before stopping")
     p.add_argument("--limit-s", type=float, default=3600, help="per-run time limit")
+    p.add_argument("--total-steps", type=int, default=1_000_000, help="jbn's --total-steps (its run's length)")
     p.add_argument("--jbn-args", default="", help="more `jbn.train` flags, e.g. '--dag context'")
     p.add_argument("--out", default="vs_jaxmarl.json")
     args = p.parse_args()
@@ -105,7 +106,7 @@ def main():
                    args.extra_rows, args.limit_s, os.path.join(work, f"jaxmarl_s{seed}.out"), steps_offset=128 * 128)
         run_dir = os.path.join(work, f"jbn_s{seed}")
         jb = watch([sys.executable, "-m", "jbn.train", "--env", f"smax_{args.map}", "--dag", "none", "--recurrent",
-                    "gru", "--num-seeds", "1", "--seed", str(seed), "--total-steps", "1000000", "--run-dir", run_dir,
+                    "gru", "--num-seeds", "1", "--seed", str(seed), "--total-steps", str(args.total_steps), "--run-dir", run_dir,
                     *args.jbn_args.split()],
                    {}, os.path.join(run_dir, "metrics.jsonl"), "win_rate", "env_steps", args.threshold,
                    args.extra_rows, args.limit_s, os.path.join(work, f"jbn_s{seed}.out"))
