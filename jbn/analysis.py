@@ -76,7 +76,7 @@ def multimodality_kl(policy: BNPolicy, params, obs, avail, visible, noise, actio
     if policy.mode == "none":
         logits_bn = logits_0
     else:
-        _, g_eff, _ = policy.dag(params, obs, visible, noise)
+        _, g_eff, _ = policy.dag(params, obs, visible, noise, memory=memory)
         logits_bn = policy._head(params, own, g_eff.T, actions, obs)
     logp = jax.nn.log_softmax(mask_logits(logits_bn, avail), axis=-1)
     logq = jax.nn.log_softmax(mask_logits(logits_0, avail), axis=-1)

@@ -51,6 +51,7 @@ class CompiledStepper:
             schedule += f" (α {a.alpha0:g}->{a.alpha1:g})"
         lr = "" if any(s.startswith("lr=") for s in cfg.sweep) else f"lr={cfg.lr:g} "
         gru = f" recurrent=gru({cfg.gru_hidden})" if cfg.recurrent == "gru" else ""
+        gru += " dag_input=memory" if cfg.dag_input == "memory" else ""
         text = (f"{cfg.env} dag={cfg.dag}{schedule}{gru} seeds={cfg.num_seeds} envs={cfg.num_envs} T={cfg.num_steps} "
                 f"{lr}clip={cfg.grad_clip}\n"
                 f"{cfg.num_updates} updates ({cfg.num_updates * cfg.batch_size:,} env steps per seed) in chunks of "

@@ -29,6 +29,8 @@ Anneal = Literal["6h_vs_8z", "MMM2", "none"]
 assert set(get_args(Anneal)) == set(schedules.PRESETS), "Anneal must list schedules.PRESETS"
 Recurrent = Literal["none", "gru"]
 RECURRENT: tuple[str, ...] = get_args(Recurrent)
+DagInput = Literal["obs", "memory"]
+DAG_INPUTS: tuple[str, ...] = get_args(DagInput)
 GRU_HIDDEN = 64  # default GRU width (JaxMARL's MAPPO-RNN uses 128)
 SC2Layout = Literal["smax", "smac"]
 SC2_LAYOUTS: tuple[str, ...] = get_args(SC2Layout)
@@ -140,6 +142,10 @@ class Config:
     split the envs"""
     gru_hidden: Optional[int] = None
     """--recurrent gru: the GRU's width (default 64)"""
+    dag_input: DagInput = "obs"
+    """what the edge and permutation nets read (--dag context): obs (the step's observations, the paper's) | memory
+    (the agents' GRU states after this step's observation, with --recurrent gru; the DAG's gradient then reaches the
+    GRUs)"""
     arch: Optional[Arch] = None
     """actor architecture (Table 2; default: from the preset)"""
     learn_order: Optional[bool] = None
@@ -260,6 +266,7 @@ def resolve(cfg: Config) -> Config:
     _choice("arch", cfg.arch, get_args(Arch))
     _choice("anneal", cfg.anneal, get_args(Anneal))
     _choice("recurrent", cfg.recurrent, RECURRENT)
+    _choice("dag_input", cfg.dag_input, DAG_INPUTS)
     if cfg.recurrent == "gru" and cfg.gru_hidden is None:
         cfg = dataclasses.replace(cfg, gru_hidden=GRU_HIDDEN)
     if cfg.gru_hidden is not None and (isinstance(cfg.gru_hidden, bool) or not isinstance(cfg.gru_hidden, int)
@@ -369,6 +376,10 @@ def refuse_idle_flags(given: Config, cfg: Config) -> None:
     if given.gru_hidden is not None and cfg.recurrent != "gru":
         why.append(f"--gru-hidden {given.gru_hidden}: only a recurrent policy has a GRU (--recurrent gru), and "
                    f"recurrent is {cfg.recurrent!r}")
+    if given.dag_input == "memory" and not (context and cfg.recurrent == "gru"):
+        reason = f"dag is {cfg.dag!r}" if not context else f"recurrent is {cfg.recurrent!r}"
+        why.append(f"--dag-input memory: the edge and permutation nets (--dag context) read the agents' GRU states "
+                   f"(--recurrent gru), and {reason}")
     if given.eval_every not in (None, 0) and cfg.eval_episodes == 0:
         why.append(f"--eval-every {given.eval_every}: eval_episodes is 0, so no evaluation runs")
     if why:

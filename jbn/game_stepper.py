@@ -140,6 +140,7 @@ class GameStepper:
     def header(self) -> str:
         cfg = self.cfg
         gru = f" recurrent=gru({cfg.gru_hidden})" if cfg.recurrent == "gru" else ""
+        gru += " dag_input=memory" if cfg.dag_input == "memory" else ""
         return (f"{cfg.env} (real StarCraft II, layout {cfg.sc2_layout}, {cfg.num_envs} games, episode limit "
                 f"{self.env.max_steps}) dag={cfg.dag}{gru} T={cfg.num_steps} lr={cfg.lr:g}\n"
                 f"{cfg.num_updates} updates ({cfg.num_updates * cfg.batch_size:,} env steps), a host-side rollout each")

@@ -45,6 +45,66 @@ class Base(nn.Module):
         return nn.relu(_dense(self.hidden)(x))
 
 
+def gru_cell(kernel, bias, h, gates):
+    """One GRU step's activations (r, z, n, W_hn h + b_hn) and the new state, from the state h [..., M] and the input
+    gates [..., 3M]: the one formula that `GRU.step` and `gru_sequence` share."""
+    xr, xz, xn = jnp.split(gates, 3, axis=-1)
+    hr, hz, hn = jnp.split(h @ kernel + bias, 3, axis=-1)
+    r, z = nn.sigmoid(xr + hr), nn.sigmoid(xz + hz)
+    n = jnp.tanh(xn + r * hn)
+    return (1.0 - z) * n + z * h, (r, z, n, hn)
+
+
+def reset_where(done, x):
+    """x [T?, *B, M] with the rows of `done` ([T?, *B'], a prefix of *B) zeroed."""
+    return jnp.where(done.reshape(done.shape + (1,) * (x.ndim - done.ndim)), 0.0, x)
+
+
+def _gru_sequence_forward(kernel, bias, gates, h0, done):
+    def step(h, xs):
+        gates_t, done_t = xs
+        out, acts = gru_cell(kernel, bias, h, gates_t)
+        return reset_where(done_t, out), (out, h, acts)
+
+    _, (states, inputs, acts) = jax.lax.scan(step, h0, (gates, done))
+    return states, (kernel, inputs, acts, done)
+
+
+@jax.custom_vjp
+def gru_sequence(kernel, bias, gates, h0, done):
+    """The states of a GRU run over a sequence: gates [T, *B, 3M] (the input projection of every step, `GRU.inputs`),
+    h0 [*B, M], done [T, *B'] (*B' a prefix of *B: the state is zeroed after a step whose episode ended). Returns
+    states [T, *B, M], the state after each step before the reset (as `GRU.step` step by step).
+
+    Differentiated by hand (backpropagation through time, the cuDNN way): the backward scan carries only the state's
+    gradient and runs one [*B, 3M] x [3M, M] matmul per step; the recurrent kernel's gradient is one large matmul over
+    all steps afterwards, instead of one small matmul and accumulation per step as the autodiff of the scan does."""
+    return _gru_sequence_forward(kernel, bias, gates, h0, done)[0]
+
+
+def _gru_sequence_backward(residuals, d_states):
+    kernel, inputs, (r, z, n, hn), done = residuals
+
+    def step(d_next, xs):
+        d_out, h, r, z, n, hn, done_t = xs
+        d = d_out + reset_where(done_t, d_next)  # the state carried on is the output unless the episode ended
+        dn = d * (1.0 - z) * (1.0 - n * n)
+        dz = d * (h - n) * z * (1.0 - z)
+        dr = dn * hn * r * (1.0 - r)
+        d_gates = jnp.concatenate([dr, dz, dn], -1)  # the input gates' gradient
+        d_hidden = jnp.concatenate([dr, dz, dn * r], -1)  # the gradient of h @ kernel + bias
+        return d * z + d_hidden @ kernel.T, (d_gates, d_hidden)
+
+    d_h0, (d_gates, d_hidden) = jax.lax.scan(step, jnp.zeros_like(inputs[0]), (d_states, inputs, r, z, n, hn, done),
+                                             reverse=True)
+    m = kernel.shape[0]
+    d_kernel = inputs.reshape(-1, m).T @ d_hidden.reshape(-1, 3 * m)
+    return d_kernel, d_hidden.reshape(-1, 3 * m).sum(0), d_gates, d_h0, None
+
+
+gru_sequence.defvjp(_gru_sequence_forward, _gru_sequence_backward)
+
+
 class GRU(nn.Module):
     """A GRU of width M (Cho et al. 2014, in PyTorch's form: the reset gate scales the recurrent term after its bias),
     split where a sequence is parallel: `inputs(x) -> [..., 3M]`, the input's share of the three gates (r, z, n),
@@ -65,11 +125,17 @@ class GRU(nn.Module):
         return self.wi(x)
 
     def step(self, h, gates):
-        xr, xz, xn = jnp.split(gates, 3, axis=-1)
-        hr, hz, hn = jnp.split(self.wh(h), 3, axis=-1)
-        r, z = nn.sigmoid(xr + hr), nn.sigmoid(xz + hz)
-        n = jnp.tanh(xn + r * hn)
-        return (1.0 - z) * n + z * h
+        if self.is_initializing():
+            self.wh(h)  # creates the recurrent kernel and bias
+        w = self.wh.variables["params"]
+        return gru_cell(w["kernel"], w["bias"], h, gates)[0]
+
+    def sequence(self, h0, gates, done):
+        """`gru_sequence` with this GRU's recurrent weights: the states of every step of a sequence."""
+        if self.is_initializing():
+            self.wh(h0)
+        w = self.wh.variables["params"]
+        return gru_sequence(w["kernel"], w["bias"], gates, h0, done)
 
 
 class ParentIn(nn.Module):
@@ -146,6 +212,10 @@ class Actor(nn.Module):
     def remember(self, carry, obs, agent_id):
         return self.recur(carry, self.encode(obs, agent_id))
 
+    def replay(self, carry, gates, done):
+        """The GRU states of a whole sequence (`GRU.sequence`): carry [*B, M], gates [T, *B, 3M], done [T, *B']."""
+        return self.gru.sequence(carry, gates, done)
+
     def own(self, obs, agent_id):
         return self.own_of(jnp.concatenate([obs, agent_id], -1))
 
@@ -211,6 +281,9 @@ class RecurrentCritic(nn.Module):
 
     def remember(self, carry, world_state):
         return self.recur(carry, self.encode(world_state))
+
+    def replay(self, carry, gates, done):
+        return self.gru.sequence(carry, gates, done)
 
     def __call__(self, state):
         return self.out(self.base(state))[..., 0]

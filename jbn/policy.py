@@ -73,6 +73,7 @@ class BNPolicy:
     sinkhorn_iters: int = 20
     tau: float = 1.0
     memory: int = 0  # GRU width M of the actor and the critic (0: feed-forward)
+    dag_reads_memory: bool = False  # context, recurrent: the edge and perm nets read the GRU states [N, M], not obs
     # Evaluation only (jbn/evaluate.py): each agent takes the argmax of its conditional, in topological order,
     # and the DAG is the most likely one (zero Gumbel noise: per-edge argmax, max-weight order). Never trained.
     greedy: bool = False
@@ -123,9 +124,10 @@ class BNPolicy:
                 "critic": self.critic.init(k2, jnp.zeros((self.state_dim,))),
             }
         if self.learns_dag:
-            params["edge"] = self.edge_net.init(k3, jnp.zeros((n, d)))
+            dag_in = jnp.zeros((n, self.memory if self.dag_reads_memory else d))
+            params["edge"] = self.edge_net.init(k3, dag_in)
             if self.learn_order:
-                params["perm"] = self.perm_net.init(k4, jnp.zeros((n, d)))
+                params["perm"] = self.perm_net.init(k4, dag_in)
         return params
 
     # ---- memory (recurrent policies) ----
@@ -154,6 +156,11 @@ class BNPolicy:
         world_state [..., S], memory leaves [..., N, M] and [..., M]. Parent-free: one pass for all agents."""
         return self.recur(params, memory, self.encode(params, obs, world_state))
 
+    def replay_critic(self, params, start, world_state, done):
+        """`replay` of the critic alone: start [E, M], world_state [T, E, S], done [T, E] -> states [T, E, M]."""
+        gates = self.critic.apply(params["critic"], world_state, method="encode")
+        return self.critic.apply(params["critic"], start, gates, done, method="replay")
+
     def remember_critic(self, params, critic_memory, world_state):
         """The critic's GRU step alone ([..., M], [..., S] -> [..., M]): the value of a state reached (bootstrap)."""
         return self.critic.apply(params["critic"], critic_memory, world_state, method="remember")
@@ -171,14 +178,11 @@ class BNPolicy:
         start leaves [E, ...], obs [T, E, N, D], world_state [T, E, S], done [T, E]. Returns Memory leaves [T, E, ...]
         (the state after each step's `remember`, before `forget`), differentiable in params."""
 
-        def step(memory, xs):
-            gates_t, done_t = xs
-            memory = self.recur(params, memory, gates_t)
-            return self.forget(memory, done_t), memory
-
-        # the input projections of all T steps at once (large matmuls); the scan runs only the recurrent part
-        _, states = jax.lax.scan(step, start, (self.encode(params, obs, world_state), done))
-        return states
+        # the input projections of all T steps at once (large matmuls); a scan runs only the recurrent part, and its
+        # gradient is written by hand (networks.gru_sequence)
+        gates = self.encode(params, obs, world_state)
+        return Memory(actor=self.actor.apply(params["actor"], start.actor, gates.actor, done, method="replay"),
+                      critic=self.critic.apply(params["critic"], start.critic, gates.critic, done, method="replay"))
 
     # ---- DAG ----
     def sample_noise(self, key, batch_shape=()):
@@ -188,16 +192,18 @@ class BNPolicy:
         noise = dag_lib.sample_noise(key, tuple(batch_shape), self.num_agents, self.learn_order)
         return jax.tree.map(jnp.zeros_like, noise) if self.greedy else noise
 
-    def dag(self, params, obs, visible, noise, differentiable=True):
-        """(G, G_eff, order) of one env step. obs [N, D]; visible [N, N] bool ([i, j]: i sees j).
+    def dag(self, params, obs, visible, noise, differentiable=True, memory: Optional[Memory] = None):
+        """(G, G_eff, order) of one env step. obs [N, D]; visible [N, N] bool ([i, j]: i sees j); memory: the step's
+        GRU states, which the edge and perm nets read instead of obs when `dag_reads_memory`.
 
         G [N, N] is the sampled DAG (G[j, i] = 1: j is a parent of i); G_eff additionally zeroes
         parents the child cannot see when `mask_invisible_parents` (the authors' SMAC code).
         differentiable=False: the same values without the straight-through soft parts (for sampling)."""
         n = self.num_agents
         if self.learns_dag:
-            edge_logits = self.edge_net.apply(params["edge"], obs)
-            perm_logits = self.perm_net.apply(params["perm"], obs) if self.learn_order else None
+            x = memory.actor if self.dag_reads_memory else obs
+            edge_logits = self.edge_net.apply(params["edge"], x)
+            perm_logits = self.perm_net.apply(params["perm"], x) if self.learn_order else None
             g, order = dag_lib.sample_dag(
                 "context", n, noise, edge_logits, perm_logits, self.learn_order, self.tau, self.sinkhorn_iters,
                 differentiable=differentiable,
@@ -237,7 +243,7 @@ class BNPolicy:
         topological position, only the parent-dependent rest for the agent at that position.
         """
         n = self.num_agents
-        g, g_eff, order = self.dag(params, obs, visible, noise, differentiable=False)  # sampling: values only
+        g, g_eff, order = self.dag(params, obs, visible, noise, differentiable=False, memory=memory)  # values only
         own = self._own(params, obs, memory)
         if self.mode == "none":
             logits = mask_logits(self._head(params, own, None, None, obs), avail)
@@ -262,7 +268,7 @@ class BNPolicy:
 
         Returns logp [N], entropy [N] (of each agent's conditional), G [N, N] (differentiable in context mode).
         """
-        g, g_eff, _ = self.dag(params, obs, visible, noise)
+        g, g_eff, _ = self.dag(params, obs, visible, noise, memory=memory)
         parents = None if self.mode == "none" else g_eff.T  # row i: the parent weights of agent i
         logits = self._head(params, self._own(params, obs, memory), parents, actions, obs)
         logits = mask_logits(logits, avail)

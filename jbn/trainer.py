@@ -24,7 +24,7 @@ from . import dag as dag_lib
 from . import placement as place
 from . import ppo, schedules, sweep
 from .config import Config
-from .policy import BNPolicy
+from .policy import BNPolicy, Memory
 from .rollout import act_and_step, step_keys
 from .types import Batch, Decision, Hyper, RunnerState, Transition
 
@@ -71,6 +71,7 @@ def make_policy(cfg: Config, env: envs_jax.ArrayEnv) -> BNPolicy:
         parent_obs=cfg.parent_obs,
         sinkhorn_iters=cfg.sinkhorn_iters,
         memory=cfg.gru_hidden if cfg.recurrent == "gru" else 0,
+        dag_reads_memory=cfg.dag_input == "memory",
     )
 
 
@@ -182,9 +183,8 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
         vn = state.value_norm
         values = ppo.value_norm_denormalize(vn, traj.value_n)  # [T, E]
         if policy.recurrent:  # the critic's state after each step, then one more GRU step on the state reached
-            start = jax.tree.map(lambda x: x[0], traj.memory)
-            states = policy.replay(state.params, start, traj.obs, traj.world_state, traj.done)
-            reached = states._replace(critic=policy.remember_critic(state.params, states.critic, traj.final_world_state))
+            states = policy.replay_critic(state.params, traj.memory.critic[0], traj.world_state, traj.done)
+            reached = Memory(actor=None, critic=policy.remember_critic(state.params, states, traj.final_world_state))
             next_values = ppo.value_norm_denormalize(vn, policy.value(state.params, None, reached))
         else:
             next_values = ppo.value_norm_denormalize(vn, policy.value(state.params, traj.final_world_state))

@@ -103,6 +103,45 @@ def test_gru_step_equals_a_numpy_gru():
     np.testing.assert_allclose(pol.value(params, ws, got), v, atol=1e-5)
 
 
+def test_the_hand_written_backprop_through_time_equals_autodiff_of_the_gru_unrolled():
+    """networks.gru_sequence (a scan with a hand-written gradient) against jax.grad of a Python loop over the steps,
+    the GRU written out gate by gate and the state zeroed after each episode end; batch shape [B, N] with done [T, B]."""
+    from jbn.networks import gru_sequence
+
+    t_len, b, n, m = 6, 3, 2, M
+    k = jax.random.split(jax.random.PRNGKey(7), 6)
+    kernel, bias = 0.5 * jax.random.normal(k[0], (m, 3 * m)), 0.3 * jax.random.normal(k[1], (3 * m,))
+    gates, h0 = jax.random.normal(k[2], (t_len, b, n, 3 * m)), jax.random.normal(k[3], (b, n, m))
+    done = jnp.array([[0, 0, 1], [0, 1, 0], [0, 0, 0], [1, 0, 1], [0, 0, 0], [0, 1, 0]], bool)
+    weights = jax.random.normal(k[4], (t_len, b, n, m))
+
+    def unrolled(kernel, bias, gates, h):
+        third = lambda x, i: x[..., i * m:(i + 1) * m]  # noqa: E731
+        outs = []
+        for t in range(t_len):
+            rec = h @ kernel + bias
+            r = jax.nn.sigmoid(third(gates[t], 0) + third(rec, 0))
+            z = jax.nn.sigmoid(third(gates[t], 1) + third(rec, 1))
+            c = jnp.tanh(third(gates[t], 2) + r * third(rec, 2))
+            outs.append((1 - z) * c + z * h)
+            h = jnp.where(done[t][:, None, None], 0.0, outs[-1])
+        return jnp.stack(outs)
+
+    def loss(f):
+        return lambda *args: jnp.sum(jnp.sin(f(*args)) * weights)
+
+    args = (kernel, bias, gates, h0)
+    np.testing.assert_allclose(gru_sequence(*args, done), unrolled(*args), atol=1e-6)
+    got = jax.grad(loss(lambda *a: gru_sequence(*a, done)), argnums=(0, 1, 2, 3))(*args)
+    want = jax.grad(loss(unrolled), argnums=(0, 1, 2, 3))(*args)
+    for name, g, w in zip(("kernel", "bias", "gates", "h0"), got, want):
+        assert float(jnp.abs(w).max()) > 1e-3, name  # every gradient is exercised
+        np.testing.assert_allclose(g, w, atol=1e-5, err_msg=name)
+    # no gradient crosses an episode end: the loss after a reset does not depend on the states before it
+    g_h0 = jax.grad(lambda h: jnp.sum(gru_sequence(kernel, bias, gates, h, done)[1:] * weights[1:]))(h0)
+    np.testing.assert_array_equal(g_h0[2], 0.0)  # env 2's episode ended at step 0
+
+
 def _exact_joint(params, h, avail, g, a):
     """π(a) = Π_i softmax(head(h_i, G[:, i] ⊙ onehot(a)))[a_i] by enumeration, the smax head in numpy reading the
     agent's GRU state h_i: FC(Concat(h_i, a^P)) - ReLU - FC - ReLU - FC(A)."""
@@ -244,6 +283,54 @@ def test_recurrent_config_errors_name_the_value(tmp_path):
         resolve(Config(env="cg_2", recurrent="gru", num_minibatches=3, num_steps=24))
     assert resolve(Config(env="cg_2", recurrent="gru")).gru_hidden == 64
     assert resolve(Config(env="cg_2")).gru_hidden is None
+
+
+def test_with_dag_input_memory_the_dag_nets_read_the_gru_states_and_train_them():
+    """--dag-input memory: the edge and perm nets read memory.actor [N, M] (recomputed here with the nets applied to
+    the states directly), the observation no longer matters to G, and the density penalty's gradient reaches the
+    actor's GRU (it does not with the default, the nets reading obs)."""
+    from jbn import dag as dag_lib
+
+    n, d = 3, 4
+    reads = _policy(n=n, d=d, mode="context", dag_reads_memory=True)
+    params = _noisy(reads.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(1))
+    assert params["edge"]["params"]["Dense_1"]["kernel"].shape == (n * M, 64)  # its first layer reads [N, M]
+    k = jax.random.split(jax.random.PRNGKey(2), 4)
+    memory = Memory(actor=jax.random.normal(k[0], (n, M)), critic=jax.random.normal(k[1], (M,)))
+    obs, visible = jax.random.normal(k[2], (n, d)), jnp.ones((n, n), bool)
+    noise = reads.sample_noise(k[3])
+    g, _, order = reads.dag(params, obs, visible, noise, memory=memory)
+    want_g, want_order = dag_lib.sample_dag(
+        "context", n, noise, reads.edge_net.apply(params["edge"], memory.actor),
+        reads.perm_net.apply(params["perm"], memory.actor), True, reads.tau, reads.sinkhorn_iters)
+    np.testing.assert_allclose(g, want_g, atol=1e-6)
+    np.testing.assert_array_equal(order, want_order)
+    np.testing.assert_array_equal(reads.dag(params, obs + 1.0, visible, noise, memory=memory)[0], g)
+
+    def penalty_grad(pol, params):
+        def penalty(p):
+            m = pol.remember(p, memory, obs, jnp.ones((6,)))
+            return jnp.sum(pol.dag(p, obs, visible, noise, memory=m)[0])
+        return jax.grad(penalty)(params)["actor"]["params"]["gru"]["wh"]["kernel"]
+
+    assert float(jnp.abs(penalty_grad(reads, params)).max()) > 1e-4
+    plain = _policy(n=n, d=d, mode="context")
+    plain_params = _noisy(plain.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(1))
+    np.testing.assert_array_equal(penalty_grad(plain, plain_params), 0.0)
+
+
+def test_dag_input_memory_trains_end_to_end_and_is_refused_where_it_cannot_act(tmp_path):
+    run = tmp_path / "run"
+    train.run(Config(**{**TINY, "dag_input": "memory"}, total_steps=80, run_dir=str(run)))
+    rows = _rows(run)
+    assert len(rows) == 2 and all(np.isfinite(r["loss_total"]) for r in rows)
+    assert json.load(open(run / "config.json"))["dag_input"] == "memory"
+    with pytest.raises(UserError, match=r"--dag-input memory: .*GRU states \(--recurrent gru\), and recurrent is 'none'"):
+        resolve(Config(env="cg_2", dag="context", dag_input="memory"))
+    with pytest.raises(UserError, match=r"--dag-input memory: .*and dag is 'none'"):
+        resolve(Config(env="cg_2", dag="none", recurrent="gru", dag_input="memory"))
+    with pytest.raises(UserError, match=r"dag_input.*'state'.*obs, memory"):
+        resolve(Config(env="cg_2", dag="context", recurrent="gru", dag_input="state"))
 
 
 TINY = dict(env="cg_2", dag="context", recurrent="gru", gru_hidden=8, num_envs=4, num_steps=10, num_epochs=2,

@@ -164,7 +164,8 @@ def make_episodes(policies: Sequence[BNPolicy], env: envs_jax.ArrayEnv, num_epis
                 for c in stat_ids:
                     ts0, a = part(ts, c), acts[c]
                     noise0 = None if a.noise is None else jax.tree.map(lambda x: x[0], a.noise)
-                    order = policies[c].dag(params, ts0.obs[0], ts0.visible[0], noise0)[2]
+                    memory0 = None if a.memory is None else jax.tree.map(lambda x: x[0], a.memory)
+                    order = policies[c].dag(params, ts0.obs[0], ts0.visible[0], noise0, memory=memory0)[2]
                     now.append(FirstStep(ts0.obs[0], a.actions[0], a.g[0], order))
                 first = jax.tree.map(lambda f, *n: jnp.where(t == 0, jnp.stack(n), f), first, *now)
             first_end = next_ts.done & ~finished
