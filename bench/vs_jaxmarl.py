@@ -8,7 +8,8 @@ Runs, one after the other and each alone on the machine, for every seed:
      closest, 128 envs x 128 steps, FC 128 + GRU 128) and `MAP_NAME=<map> SEED=<seed>` as Hydra overrides. Its
      interpreter (`--python`) needs hydra-core and the checkout's dependencies; `wandb` is replaced by a stand-in
      module that records every row the script logs, with its wall time.
-  2. `python -m jbn.train --env smax_<map> --dag none --recurrent gru --num-seeds 1 --seed <seed>` (plus `--jbn-args`).
+  2. `python -m jbn.train --env smax_<map> --dag none --recurrent gru --num-seeds 1 --seed <seed>` (plus `--jbn-args`;
+     given several strings, one such run per string, all after the same JaxMARL run).
 
 For each, the wall time is counted from the launch of its process (Python start, imports and compile included) to
 the moment its first logged update with a training win rate >= --threshold is seen (JaxMARL logs every update
@@ -86,7 +87,9 @@ def main():
     p.add_argument("--extra-rows", type=int, default=3, help="rows logged after the threshold before stopping")
     p.add_argument("--limit-s", type=float, default=3600, help="per-run time limit")
     p.add_argument("--total-steps", type=int, default=1_000_000, help="jbn's --total-steps (its run's length)")
-    p.add_argument("--jbn-args", default="", help="more `jbn.train` flags, e.g. '--dag context'")
+    p.add_argument("--jbn-args", nargs="+", default=[""],
+                   help="more `jbn.train` flags, e.g. '--dag context'; several strings: one jbn run per string, each "
+                        "after the same JaxMARL run (e.g. '' '--eval-episodes 0')")
     p.add_argument("--out", default="vs_jaxmarl.json")
     args = p.parse_args()
     baselines = os.path.join(os.path.abspath(args.checkout), "baselines", "MAPPO")
@@ -104,17 +107,24 @@ def main():
                     f"SEED={seed}", f"hydra.run.dir={os.path.join(work, 'hydra')}"],
                    {"JBN_ROWS": rows, "JBN_BASELINE_DIR": baselines}, rows, "win_rate", "env_step", args.threshold,
                    args.extra_rows, args.limit_s, os.path.join(work, f"jaxmarl_s{seed}.out"), steps_offset=128 * 128)
-        run_dir = os.path.join(work, f"jbn_s{seed}")
-        jb = watch([sys.executable, "-m", "jbn.train", "--env", f"smax_{args.map}", "--dag", "none", "--recurrent",
-                    "gru", "--num-seeds", "1", "--seed", str(seed), "--total-steps", str(args.total_steps), "--run-dir", run_dir,
-                    *args.jbn_args.split()],
-                   {}, os.path.join(run_dir, "metrics.jsonl"), "win_rate", "env_steps", args.threshold,
-                   args.extra_rows, args.limit_s, os.path.join(work, f"jbn_s{seed}.out"))
-        result["runs"].append(dict(seed=seed, jaxmarl=jm, jbn=jb))
-        a, b = jm["first_at_threshold"], jb["first_at_threshold"]
-        ratio = b["wall_s"] / a["wall_s"] if a and b else float("nan")
+        runs = []
+        for i, extra in enumerate(args.jbn_args):
+            run_dir = os.path.join(work, f"jbn_s{seed}" + (f"_v{i}" if i else ""))
+            jb = watch([sys.executable, "-m", "jbn.train", "--env", f"smax_{args.map}", "--dag", "none", "--recurrent",
+                        "gru", "--num-seeds", "1", "--seed", str(seed), "--total-steps", str(args.total_steps),
+                        "--run-dir", run_dir, *extra.split()],
+                       {}, os.path.join(run_dir, "metrics.jsonl"), "win_rate", "env_steps", args.threshold,
+                       args.extra_rows, args.limit_s, os.path.join(work, f"jbn_s{seed}_v{i}.out"))
+            runs.append(dict(jb, jbn_args=extra))
+        # "jbn": the first variant (the format of earlier results); "jbn_variants": all of them
+        result["runs"].append(dict(seed=seed, jaxmarl=jm, jbn=runs[0], jbn_variants=runs))
         at = lambda r: f"{r['wall_s']:.0f} s, {r['env_steps']:,.0f} env steps" if r else "not reached"  # noqa: E731
-        print(f"seed {seed}: JaxMARL MAPPO-RNN {at(a)}; jbn {at(b)}; wall-clock ratio {ratio:.2f}", flush=True)
+        a = jm["first_at_threshold"]
+        print(f"seed {seed}: JaxMARL MAPPO-RNN {at(a)}", flush=True)
+        for jb in runs:
+            b = jb["first_at_threshold"]
+            ratio = b["wall_s"] / a["wall_s"] if a and b else float("nan")
+            print(f"  jbn {jb['jbn_args'] or '(defaults)'}: {at(b)}; wall-clock ratio {ratio:.2f}", flush=True)
         with open(args.out, "w") as f:
             json.dump(result, f, indent=1)
     print(f"rows and logs: {work}; results: {args.out}")

@@ -46,13 +46,13 @@ class Base(nn.Module):
 
 
 def gru_cell(kernel, bias, h, gates):
-    """One GRU step's activations (r, z, n, W_hn h + b_hn) and the new state, from the state h [..., M] and the input
-    gates [..., 3M]: the one formula that `GRU.step` and `gru_sequence` share."""
+    """One GRU step: the new state from the state h [..., M] and the input gates [..., 3M] (`GRU.inputs`), with the
+    recurrent kernel [M, 3M] and bias [3M]; the one formula that `GRU.step` and `gru_sequence` share."""
     xr, xz, xn = jnp.split(gates, 3, axis=-1)
     hr, hz, hn = jnp.split(h @ kernel + bias, 3, axis=-1)
     r, z = nn.sigmoid(xr + hr), nn.sigmoid(xz + hz)
     n = jnp.tanh(xn + r * hn)
-    return (1.0 - z) * n + z * h, (r, z, n, hn)
+    return (1.0 - z) * n + z * h
 
 
 def reset_where(done, x):
@@ -60,49 +60,19 @@ def reset_where(done, x):
     return jnp.where(done.reshape(done.shape + (1,) * (x.ndim - done.ndim)), 0.0, x)
 
 
-def _gru_sequence_forward(kernel, bias, gates, h0, done):
-    def step(h, xs):
-        gates_t, done_t = xs
-        out, acts = gru_cell(kernel, bias, h, gates_t)
-        return reset_where(done_t, out), (out, h, acts)
-
-    _, (states, inputs, acts) = jax.lax.scan(step, h0, (gates, done))
-    return states, (kernel, inputs, acts, done)
-
-
-@jax.custom_vjp
 def gru_sequence(kernel, bias, gates, h0, done):
     """The states of a GRU run over a sequence: gates [T, *B, 3M] (the input projection of every step, `GRU.inputs`),
     h0 [*B, M], done [T, *B'] (*B' a prefix of *B: the state is zeroed after a step whose episode ended). Returns
-    states [T, *B, M], the state after each step before the reset (as `GRU.step` step by step).
+    states [T, *B, M], the state after each step before the reset (as `GRU.step` step by step). A `lax.scan` over
+    the recurrent part only, differentiated by JAX (backpropagation through time; a hand-written backward pass was
+    measured no faster inside the training program, bench/RESULTS.md)."""
 
-    Differentiated by hand (backpropagation through time, the cuDNN way): the backward scan carries only the state's
-    gradient and runs one [*B, 3M] x [3M, M] matmul per step; the recurrent kernel's gradient is one large matmul over
-    all steps afterwards, instead of one small matmul and accumulation per step as the autodiff of the scan does."""
-    return _gru_sequence_forward(kernel, bias, gates, h0, done)[0]
+    def step(h, xs):
+        gates_t, done_t = xs
+        out = gru_cell(kernel, bias, h, gates_t)
+        return reset_where(done_t, out), out
 
-
-def _gru_sequence_backward(residuals, d_states):
-    kernel, inputs, (r, z, n, hn), done = residuals
-
-    def step(d_next, xs):
-        d_out, h, r, z, n, hn, done_t = xs
-        d = d_out + reset_where(done_t, d_next)  # the state carried on is the output unless the episode ended
-        dn = d * (1.0 - z) * (1.0 - n * n)
-        dz = d * (h - n) * z * (1.0 - z)
-        dr = dn * hn * r * (1.0 - r)
-        d_gates = jnp.concatenate([dr, dz, dn], -1)  # the input gates' gradient
-        d_hidden = jnp.concatenate([dr, dz, dn * r], -1)  # the gradient of h @ kernel + bias
-        return d * z + d_hidden @ kernel.T, (d_gates, d_hidden)
-
-    d_h0, (d_gates, d_hidden) = jax.lax.scan(step, jnp.zeros_like(inputs[0]), (d_states, inputs, r, z, n, hn, done),
-                                             reverse=True)
-    m = kernel.shape[0]
-    d_kernel = inputs.reshape(-1, m).T @ d_hidden.reshape(-1, 3 * m)
-    return d_kernel, d_hidden.reshape(-1, 3 * m).sum(0), d_gates, d_h0, None
-
-
-gru_sequence.defvjp(_gru_sequence_forward, _gru_sequence_backward)
+    return jax.lax.scan(step, h0, (gates, done))[1]
 
 
 class GRU(nn.Module):
@@ -128,7 +98,7 @@ class GRU(nn.Module):
         if self.is_initializing():
             self.wh(h)  # creates the recurrent kernel and bias
         w = self.wh.variables["params"]
-        return gru_cell(w["kernel"], w["bias"], h, gates)[0]
+        return gru_cell(w["kernel"], w["bias"], h, gates)
 
     def sequence(self, h0, gates, done):
         """`gru_sequence` with this GRU's recurrent weights: the states of every step of a sequence."""

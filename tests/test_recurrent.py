@@ -103,9 +103,9 @@ def test_gru_step_equals_a_numpy_gru():
     np.testing.assert_allclose(pol.value(params, ws, got), v, atol=1e-5)
 
 
-def test_the_hand_written_backprop_through_time_equals_autodiff_of_the_gru_unrolled():
-    """networks.gru_sequence (a scan with a hand-written gradient) against jax.grad of a Python loop over the steps,
-    the GRU written out gate by gate and the state zeroed after each episode end; batch shape [B, N] with done [T, B]."""
+def test_the_gru_sequence_and_its_gradient_equal_the_gru_unrolled_step_by_step():
+    """networks.gru_sequence (the replay's scan) and its gradient against a Python loop over the steps, the GRU
+    written out gate by gate and the state zeroed after each episode end; batch shape [B, N] with done [T, B]."""
     from jbn.networks import gru_sequence
 
     t_len, b, n, m = 6, 3, 2, M
