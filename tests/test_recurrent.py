@@ -319,12 +319,16 @@ def test_with_dag_input_memory_the_dag_nets_read_the_gru_states_and_train_them()
     np.testing.assert_array_equal(penalty_grad(plain, plain_params), 0.0)
 
 
-def test_dag_input_memory_trains_end_to_end_and_is_refused_where_it_cannot_act(tmp_path):
+@pytest.mark.slow
+def test_dag_input_memory_trains_end_to_end(tmp_path):
     run = tmp_path / "run"
     train.run(Config(**{**TINY, "dag_input": "memory"}, total_steps=80, run_dir=str(run)))
     rows = _rows(run)
     assert len(rows) == 2 and all(np.isfinite(r["loss_total"]) for r in rows)
     assert json.load(open(run / "config.json"))["dag_input"] == "memory"
+
+
+def test_dag_input_memory_is_refused_where_it_cannot_act():
     with pytest.raises(UserError, match=r"--dag-input memory: .*GRU states \(--recurrent gru\), and recurrent is 'none'"):
         resolve(Config(env="cg_2", dag="context", dag_input="memory"))
     with pytest.raises(UserError, match=r"--dag-input memory: .*and dag is 'none'"):
