@@ -103,7 +103,9 @@ def test_torn_metrics_line_is_dropped_on_resume(tmp_path):
     assert [r["update"] for r in _rows(tmp_path)] == list(range(1, 9))
 
 
-@pytest.mark.parametrize("damage", ["flip_byte", "drop_manifest", "truncate"])
+# one kind of damage in the default run, the others with -m slow (the fallback is the same code for all three)
+@pytest.mark.parametrize("damage", ["flip_byte", pytest.param("drop_manifest", marks=pytest.mark.slow),
+                                    pytest.param("truncate", marks=pytest.mark.slow)])
 def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, damage, capsys):
     ref = tmp_path / "ref"
     train.run(_cfg(ref, total_steps=80, updates_per_chunk=2))
