@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from . import dag as dag_lib
-from .networks import Actor, Arch, Critic, EdgeNet, PermNet, RecurrentCritic
+from .networks import Actor, Arch, Critic, EdgeNet, PermNet, RecurrentCritic, reset_where
 
 # The one stand-in for −inf at unavailable actions: finite, so masked log-softmax and its gradient stay
 # NaN-free.
@@ -170,8 +170,7 @@ class BNPolicy:
         """memory with the states of envs whose episode ended (done [E] bool) zeroed: the next step starts anew."""
         if memory is None:
             return None
-        return jax.tree.map(lambda x: jnp.where(done.reshape(done.shape + (1,) * (x.ndim - done.ndim)), 0.0, x),
-                            memory)
+        return jax.tree.map(lambda x: reset_where(done, x), memory)
 
     def replay(self, params, start: Memory, obs, world_state, done) -> Memory:
         """The states a rollout's steps acted with, recomputed from the state it started with (truncated BPTT):
