@@ -11,8 +11,10 @@ import pytest
 
 import envs_jax
 from envs_jax import ArrayEnv
+from envs_jax.families import JumanjiFamily, MatraxFamily, adapt
 from envs_jax.families.jumanji import TASKS, jumanji_names
 from envs_jax.families.matrax import matrax_names
+from jumanji.wrappers import Wrapper  # after envs_jax: importing jumanji starts JAX's backend (XLA_FLAGS first)
 
 LAST = 2  # jumanji.types.StepType.LAST
 
@@ -299,6 +301,19 @@ def test_unknown_kwargs_are_refused():
         envs_jax.make("lbf_8x8-2p-2f-coop", force_coop=1)
     with pytest.raises(ValueError, match=r"time_limit=2.5 has type float; expected int"):
         envs_jax.make("matrax_Penalty-0-stateless", time_limit=2.5)
+
+
+def test_adapt_recognises_jumanji_envs():
+    """adapt: matrax's MatrixGame -> MatraxFamily; a known Jumanji env -> its rules; any other Jumanji env (here LBF
+    behind a plain jumanji Wrapper, so its class is not LBF's) -> the generic rules read from its TimeStep."""
+    assert type(adapt(envs_jax.make("matrax_Climbing-stateless"))) is MatraxFamily
+    lbf = envs_jax.make("lbf_2s-8x8-2p-2f-coop")
+    assert adapt(lbf).family == "lbf" and adapt(lbf).has_visibility
+    generic = adapt(Wrapper(lbf))
+    assert type(generic) is JumanjiFamily and generic.family == "jumanji" and not generic.has_visibility
+    assert generic.rules["team_reward"] == "sum" and generic.rules["truncation"] == "discount"
+    assert generic.obs_shape == adapt(lbf).obs_shape and generic.max_steps == 100
+    assert adapt(lbf, team_reward="mean").rules["team_reward"] == "mean"
 
 
 FAMILY_NAMES = jumanji_names() + matrax_names()
