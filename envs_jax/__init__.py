@@ -19,7 +19,8 @@ def _import_jaxmarl_quietly():
 
 
 _import_jaxmarl_quietly()
-from .registry import make, names
+from .registry import is_factory_spec, make, names
 from .wrappers import ArrayEnv, EnvState, TimeStep
+from .families import adapt  # a library env (or your own) as a Family, with its rules: adapt(env, team_reward="sum")
 
-__all__ = ["make", "names", "ArrayEnv", "EnvState", "TimeStep"]
+__all__ = ["make", "names", "adapt", "ArrayEnv", "EnvState", "TimeStep"]

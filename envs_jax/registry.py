@@ -14,6 +14,13 @@ from .coordination_game import CoordinationGame
 from .smax import SMAXEnv, smax_maps
 from .sc2.maps import sc2_names
 from .smax_medivac import MedivacSMAXEnv, medivac_maps
+# Jumanji's LBF/RWARE/Connector/Cleaner by Mava's task names, and matrax's matrix games
+from .families.jumanji import jumanji_names, make_jumanji
+from .families.matrax import make_matrax, matrax_names
+# JaxMARL's MPE and Overcooked, and your own env by "package.module:factory"
+from .families.factory import is_factory_spec, make_factory_env
+from .families.mpe import MPE_SCENARIOS, make_mpe
+from .families.overcooked import OVERCOOKED_LAYOUTS, make_overcooked
 
 _FIXED: dict[str, Callable] = {
     "cg_2": lambda **kw: CoordinationGame(2, **kw),
@@ -26,7 +33,36 @@ _FIXED: dict[str, Callable] = {
 
 def names() -> list[str]:
     """Every registered env name."""
-    return list(_FIXED) + [f"smax_{m}" for m in sorted(smax_maps() + medivac_maps())]
+    return (list(_FIXED) + [f"smax_{m}" for m in sorted(smax_maps() + medivac_maps())]
+            + jumanji_names() + matrax_names() + jaxmarl_names())
+
+
+def jaxmarl_names() -> list[str]:
+    """JaxMARL's own cooperative envs: `mpe_<scenario>` (discrete actions) and `overcooked_<layout>`."""
+    return [f"mpe_{s}" for s in MPE_SCENARIOS] + [f"overcooked_{l}" for l in OVERCOOKED_LAYOUTS]
+
+
+def families() -> dict[str, str]:
+    """{family: one line with its rules' gist and an example name}, for `--help` and docs."""
+    return {
+        "cg": "the paper's Coordination Game (App. B.1), shared reward: cg_2, cg_3, cg_5, cg_10",
+        "aloha": "CASEC's Aloha, 10 islands, shared reward: aloha_10",
+        "smax": "JaxMARL's SMAX (+ our medivac maps), the env's world state and masks, wins: smax_3m",
+        "mpe": "JaxMARL's MPE, discrete actions, sum of the agents' rewards, 26-step episodes: mpe_simple_spread",
+        "overcooked": "JaxMARL's Overcooked, grid obs, shared sparse reward + annealed shaping: "
+                      "overcooked_cramped_room",
+        "lbf": "Jumanji's Level-Based Foraging (Mava's tasks), sum of the agents' rewards, 100 steps: "
+               "lbf_2s-8x8-2p-2f-coop",
+        "rware": "Jumanji's Robot Warehouse (Mava's tasks), shared reward, 500 steps: rware_tiny-4ag",
+        "connector": "Jumanji's Connector (Mava's tasks), grid obs, sum of the agents' rewards, win = all "
+                     "connected: connector_con-5x5x3a",
+        "cleaner": "Jumanji's Cleaner (Mava's tasks), grid obs, shared reward, win = all clean: "
+                   "cleaner_clean-10x10x10a",
+        "matrax": "matrix games (Climbing, Penalty-k, stateless/stateful), mean reward, 25 steps: "
+                  "matrax_Climbing-stateless",
+        "factory": "your own env: package.module:factory (a jaxmarl MultiAgentEnv, a Jumanji Environment or a Family), "
+                   "kwargs to the factory: my_pkg.envs:make_env",
+    }
 
 
 def train_names() -> list[str]:
@@ -35,13 +71,25 @@ def train_names() -> list[str]:
 
 
 def make(name: str, **kwargs):
-    """Build the env called `name` (a jaxmarl MultiAgentEnv); kwargs go to its constructor."""
+    """Build the env called `name` (a jaxmarl MultiAgentEnv, or a Jumanji/matrax Environment for lbf_, rware_,
+    connector_, cleaner_, matrax_); kwargs go to its constructor (Jumanji: to its generator or the env).
+    `name` may also be a factory spec 'package.module:factory' (your own env, families/factory.py)."""
     if name in _FIXED:
         return _FIXED[name](**kwargs)
     if name.startswith("smax_") and name[len("smax_") :] in medivac_maps():
         return MedivacSMAXEnv(name[len("smax_") :], **kwargs)
     if name.startswith("smax_") and name[len("smax_") :] in smax_maps():
         return SMAXEnv(name[len("smax_") :], **kwargs)
+    if name in jumanji_names():  # a Jumanji env; kwargs override its generator's or env's parameters
+        return make_jumanji(name, **kwargs)
+    if name in matrax_names():
+        return make_matrax(name, **kwargs)
+    if name.startswith("mpe_") and name[len("mpe_") :] in MPE_SCENARIOS:
+        return make_mpe(name[len("mpe_") :], **kwargs)
+    if name.startswith("overcooked_") and name[len("overcooked_") :] in OVERCOOKED_LAYOUTS:
+        return make_overcooked(name[len("overcooked_") :], **kwargs)
+    if is_factory_spec(name):  # your own env; ValueError naming the bad module, attribute or kwarg
+        return make_factory_env(name, **kwargs)
     if name in sc2_names():
         raise ValueError(f"{name!r} is the real StarCraft II, a host-side env that jit cannot step: build it with "
                          f"envs_jax.sc2.make({name!r})")

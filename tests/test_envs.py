@@ -10,11 +10,18 @@ import envs_jax
 from envs_jax import ArrayEnv
 from envs_jax.aloha import Aloha, aloha_adjacency
 from envs_jax.coordination_game import CoordinationGame
+from envs_jax.families.jumanji import jumanji_names
+from envs_jax.families.matrax import matrax_names
 
 # Every registered env except the large SMAX maps (compile time); smax_3m and smax_6h_vs_8z included.
 _SKIP = {"smax_25m", "smax_27m_vs_30m", "smax_smacv2_20_units", "smax_3s5z_vs_3s6z", "smax_10m_vs_11m",
          "smax_smacv2_10_units", "smax_smacv2_5_units", "smax_3s5z", "smax_8m", "smax_5m_vs_6m", "smax_3s_vs_5z"}
-CONTRACT_ENVS = [n for n in envs_jax.names() if n not in _SKIP]
+# Jumanji's and matrax's names have their own contract test (tests/test_families_jumanji.py: shapes by eval_shape for
+# every name, whole episodes beside the raw env for one task of each env).
+_OWN_TESTS = set(jumanji_names() + matrax_names())
+# MPE's and Overcooked's likewise (tests/test_families_jaxmarl.py: whole episodes beside jaxmarl's own step)
+_OWN_TESTS |= set(envs_jax.registry.jaxmarl_names())
+CONTRACT_ENVS = [n for n in envs_jax.names() if n not in _SKIP and n not in _OWN_TESTS]
 
 
 def _rollout(env: ArrayEnv, key, num_envs=2, steps=None):
