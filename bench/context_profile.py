@@ -10,7 +10,7 @@ one minibatch, as bench/train_throughput.py runs it), the best of `--repeats` ti
     context, order fixed    + edge net and straight-through Gumbel-Softmax edges (Π = I)
     context, learned order  + permutation net, Gumbel-Sinkhorn (gradient) and the exact assignment
     ..., L=K                the same with K Sinkhorn iterations (--sinkhorn-iters 20 K ...)
-    Sinkhorn gradient       the Gumbel-Sinkhorn iterations alone, forward + backward, [B, N, N] (jbn.dag's custom
+    Sinkhorn gradient       the Gumbel-Sinkhorn iterations alone, forward + backward, [B, N, N] (jbn.policy.dag's custom
                             VJP, and autodiff through the plain loop as it was before)
     exact assignment        the max-weight assignment alone, [B, N, N]
   rollout (T = 128 batched steps of E = 64 envs sampling joint actions; no env step):
@@ -27,10 +27,10 @@ import time
 import jax
 import jax.numpy as jnp
 
-from jbn import dag as dag_lib
-from jbn import trainer as tr
-from jbn.config import Config, resolve
-from jbn.rollout import act
+from jbn.policy import dag as dag_lib
+from jbn.training import trainer as tr
+from jbn.training.config import Config, resolve
+from jbn.training.rollout import act
 
 
 def _compiled(fn, *args):
@@ -39,7 +39,7 @@ def _compiled(fn, *args):
 
 
 def _autodiff_sinkhorn(logits, gumbel, tau, n_iters):
-    """The Gumbel-Sinkhorn of jbn.dag as it was before its custom VJP: a fori_loop of logsumexps, differentiated by
+    """The Gumbel-Sinkhorn of jbn.policy.dag as it was before its custom VJP: a fori_loop of logsumexps, differentiated by
     autodiff (the reference the custom VJP is tested against)."""
     def round_(_, la):
         la = la - jax.nn.logsumexp(la, axis=-1, keepdims=True)

@@ -1,4 +1,4 @@
-"""Is distrax's Categorical a drop-in for the policy's hand-written masked categorical (jbn/policy.py)?
+"""Is distrax's Categorical a drop-in for the policy's hand-written masked categorical (jbn/policy/joint.py)?
 
     python bench/distrax_categorical.py [--batch 65536] [--actions 14] [--rounds 5]
 
@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jbn.policy import entropy_of_logits, mask_logits
+from jbn.policy.joint import entropy_of_logits, mask_logits
 
 
 def ours(logits, avail, key):

@@ -19,8 +19,8 @@ import jax
 
 from jbn import evaluation
 
-from jbn import trainer as tr
-from jbn.config import Config, resolve
+from jbn.training import trainer as tr
+from jbn.training.config import Config, resolve
 
 
 def _timed(fn):

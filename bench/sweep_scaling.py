@@ -4,7 +4,7 @@
 
 For each device count D (a fresh process with XLA_FLAGS=--xla_force_host_platform_device_count=D, since the device
 count is fixed when XLA starts) and each batch size R (R seeds; a sweep of R points runs the same program, its
-values being leaves), the chunk program `python -m jbn.train` runs (jbn.placement: runs axis = D / data-parallel) is
+values being leaves), the chunk program `python -m jbn.train` runs (jbn.host.placement: runs axis = D / data-parallel) is
 compiled, run once to warm up, then timed `--rounds` times; the best round counts. Also one run data-parallel over
 the D devices. Reported per configuration: compile seconds, seconds per PPO update of the whole batch, env-steps/s
 (every run's env steps) and run-updates/s (R / seconds per update: how many runs advance one update per second).
@@ -27,10 +27,10 @@ def worker(args) -> None:
     """In a process with `args.devices` forced devices: time each batch size; one JSON line per configuration."""
     import jax
 
-    from jbn import placement as place
-    from jbn import sweep
-    from jbn import trainer as tr
-    from jbn.config import Config, resolve
+    from jbn.host import placement as place
+    from jbn.training import sweep
+    from jbn.training import trainer as tr
+    from jbn.training.config import Config, resolve
 
     (devices,) = args.devices
     assert jax.device_count() == devices, jax.devices()

@@ -23,9 +23,9 @@ import time
 import jax
 
 import envs_jax
-from jbn import trainer as tr
-from jbn.config import Config, compiler_options, resolve
-from jbn.rollout import act_and_step, step_keys
+from jbn.training import trainer as tr
+from jbn.training.config import Config, compiler_options, resolve
+from jbn.training.rollout import act_and_step, step_keys
 
 from env_throughput import make_rollout  # noqa: E402  (bench/ is the script's directory)
 

@@ -5,14 +5,14 @@
     python -m jbn.train --env cg_2 --num-seeds 4 --sweep lr=3e-4,1e-3 --sweep ent_coef=0,0.01   # 16 runs, one jit
     python -m jbn.train --run-dir RUN_DIR --resume          # continue a run
 
-`python -m jbn.train` is this module, the command line only: `run(cfg)` (jbn/driver.py) trains, `jbn.trainer.make_train(cfg)` is the
-compiled program, jbn/rundir.py the run directory.
+`python -m jbn.train` is this module, the command line only: `run(cfg)` (jbn/driver/loop.py) trains, `jbn.training.trainer.make_train(cfg)` is the
+compiled program, jbn/host/rundir.py the run directory.
 """
 from __future__ import annotations
 
 import sys
 
-from . import distributed
+from .host import distributed
 
 # On several hosts `jax.distributed.initialize` must run before JAX's backend starts, which the imports below do
 # (envs_jax imports jaxmarl, which builds arrays): for the command `python -m jbn.train` and only that one, start it
@@ -21,10 +21,10 @@ distributed.boot(getattr(sys, "orig_argv", ()))
 
 import tyro  # noqa: E402
 
-from . import checkpoint as ckpt  # noqa: E402
-from .config import Config, UserError  # noqa: E402
-from .distributed import flag_value  # noqa: E402
-from .driver import run  # noqa: E402,F401  (jbn.train.run: the programmatic form of this command)
+from .host import checkpoint as ckpt  # noqa: E402
+from .training.config import Config, UserError  # noqa: E402
+from .host.distributed import flag_value  # noqa: E402
+from .driver.loop import run  # noqa: E402,F401  (jbn.train.run: the programmatic form of this command)
 
 
 def resume_defaults(argv: list[str]) -> Config:

@@ -1,4 +1,4 @@
-"""The paper's analyses (jbn/analysis.py) against independent computations: the multi-modality KL against
+"""The paper's analyses (jbn/evaluation/analysis.py) against independent computations: the multi-modality KL against
 exact enumeration of the BN joint distribution built from `log_prob` alone, the visibility / health / distance
 statistics against hand counts on hand-made DAGs, the SMAX extractor against the env state's own fields."""
 import dataclasses
@@ -12,9 +12,9 @@ import pytest
 
 import envs_jax
 from envs_jax.wrappers import ArrayEnv
-from jbn import analysis
-from jbn import dag as dag_lib
-from jbn.policy import BNPolicy
+from jbn.evaluation import analysis
+from jbn.policy import dag as dag_lib
+from jbn.policy.joint import BNPolicy
 
 
 def _sharp_params(pol, key):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from jbn import archive, plot
+from jbn.results import archive, plot
 
 
 def _run(tmp_path):

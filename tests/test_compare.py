@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from jbn import compare
+from jbn.results import compare
 
 STEPS = [100, 200, 300, 400, 500]
 

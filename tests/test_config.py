@@ -9,10 +9,10 @@ import pytest
 import envs_jax
 from envs_jax import sc2
 from envs_jax.registry import sc2_names, train_names
-from jbn import checkpoint as ckpt
+from jbn.host import checkpoint as ckpt
 from jbn import train
-from jbn import trainer as tr
-from jbn.config import Config, UserError, preset_values, resolve
+from jbn.training import trainer as tr
+from jbn.training.config import Config, UserError, preset_values, resolve
 
 
 def test_registry_lists_the_game_apart_from_the_jax_envs():

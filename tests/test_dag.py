@@ -1,4 +1,4 @@
-"""Tests of jbn.dag against independent computations (scipy assignment, numpy topological sort).
+"""Tests of jbn.policy.dag against independent computations (scipy assignment, numpy topological sort).
 
 Compilation dominates the runtime of these tests, so they
   * reuse a few shapes ([20, N, N] for the assignment, [64, N, N] for DAGs), so that each jitted
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from jbn import dag
+from jbn.policy import dag
 
 BATCH = 20  # matrices per assignment test
 DAG_BATCH = 64  # sampled DAGs per N

@@ -1,6 +1,6 @@
-"""Evaluation (jbn/evaluate.py, jbn/render.py): joint vs decentralised execution, greedy actions against the
+"""Evaluation (jbn/evaluate.py, jbn/evaluation/render.py): joint vs decentralised execution, greedy actions against the
 conditionals from `log_prob`, returns and first-episode masking on a tiny env whose return is its length, the
-in-pass analyses against jbn/analysis.py on the recorded steps, one trace per evaluator, and the CLI end to end."""
+in-pass analyses against jbn/evaluation/analysis.py on the recorded steps, one trace per evaluator, and the CLI end to end."""
 import dataclasses
 import json
 import os
@@ -14,11 +14,12 @@ from jaxmarl.environments.multi_agent_env import MultiAgentEnv
 from jaxmarl.environments.spaces import Box, Discrete
 
 import envs_jax
-from jbn import analysis, evaluate, evaluation, train
-from jbn import trainer as tr
-from jbn import checkpoint as ckpt
-from jbn.config import Config, resolve
-from jbn.policy import BNPolicy
+from jbn.evaluation import analysis, cli as evaluate
+from jbn import evaluation, train
+from jbn.training import trainer as tr
+from jbn.host import checkpoint as ckpt
+from jbn.training.config import Config, resolve
+from jbn.policy.joint import BNPolicy
 
 
 # ------------------------------------------------------------------------------------------------ a tiny env

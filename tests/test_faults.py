@@ -12,10 +12,11 @@ import jax.numpy as jnp
 import pytest
 from jax import stages
 
-from jbn import checkpoint as ckpt
-from jbn import rundir, train
-from jbn.config import DETERMINISTIC_XLA_OPTIONS, Config, UserError, compiler_options, resolve
-from jbn.disk import is_disk_error
+from jbn.host import checkpoint as ckpt
+from jbn.host import rundir
+from jbn import train
+from jbn.training.config import DETERMINISTIC_XLA_OPTIONS, Config, UserError, compiler_options, resolve
+from jbn.host.disk import is_disk_error
 
 # cg_2, 2 envs x 5 steps: 10 env steps an update, a checkpoint after every chunk of 4 (about 0.2 MiB each)
 TINY = dict(env="cg_2", dag="none", num_envs=2, num_steps=5, num_epochs=1, eval_episodes=0, updates_per_chunk=4,
@@ -178,7 +179,7 @@ def test_deterministic_reaches_every_compile_and_config_json(tmp_path, monkeypat
 
 
 def test_the_evaluator_compiles_with_the_run_options():
-    from jbn import trainer
+    from jbn.training import trainer
     from jbn.evaluation import make_evaluator
 
     cfg = resolve(Config(**TINY, total_steps=80, deterministic=True))

@@ -15,7 +15,7 @@ import jax
 import pytest
 
 from jbn import train
-from jbn.config import Config
+from jbn.training.config import Config
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 _spec = importlib.util.spec_from_file_location("make_golden", os.path.join(HERE, "make_golden.py"))

@@ -1,4 +1,4 @@
-"""Evaluation on the real StarCraft II (jbn/evaluation/game.py, `python -m jbn.evaluate RUN_DIR --env sc2_<map>`): which
+"""Evaluation on the real StarCraft II (jbn/evaluation/on_real_game.py, `python -m jbn.evaluate RUN_DIR --env sc2_<map>`): which
 episodes count, a SMAX-trained policy played on the fake game through the `smax` layout, and the errors for
 envs the policy cannot play."""
 import io
@@ -11,10 +11,11 @@ import pytest
 from rich.console import Console
 
 from envs_jax import TimeStep
-from jbn import evaluate, evaluation, train
-from jbn.evaluation import game as game_eval
-from jbn.config import Config, UserError
-from jbn.policy import BNPolicy
+from jbn.evaluation import cli as evaluate
+from jbn import evaluation, train
+from jbn.evaluation import on_real_game as game_eval
+from jbn.training.config import Config, UserError
+from jbn.policy.joint import BNPolicy
 
 NEEDS_PYSC2 = "the StarCraft II bridge needs pysc2: pip install -e '.[sc2]'"
 

@@ -1,4 +1,4 @@
-"""Training on the real StarCraft II (jbn/game_stepper.py): the host-side rollout reproduces the compiled one, and
+"""Training on the real StarCraft II (jbn/driver/game_stepper.py): the host-side rollout reproduces the compiled one, and
 `python -m jbn.train --env sc2_<map>` runs end to end against our fake game (a fake SC2PATH install started
 through pysc2's real launch path): metrics, checkpoints, resume, a game killed mid-run, a game that cannot
 be relaunched, and the run's evaluation on the game."""
@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 
 from envs_jax.sc2 import env as sc2_env
-from jbn import checkpoint as ckpt
-from jbn import game, game_stepper, train
-from jbn import trainer as tr
-from jbn.config import Config, resolve
+from jbn.host import checkpoint as ckpt
+from jbn.host import real_game as game
+from jbn.driver import game_stepper
+from jbn import train
+from jbn.training import trainer as tr
+from jbn.training.config import Config, resolve
 
 # 2 games x 8 steps = 16 env steps per update; one epoch of one minibatch.
 TINY = dict(env="sc2_3m", num_envs=2, num_steps=8, num_epochs=1, num_minibatches=1, checkpoint_every_s=0.0)
@@ -147,7 +149,7 @@ def test_run_on_the_game_resumes(game_run, tmp_path, monkeypatch):
 
 def test_evaluate_a_run_trained_on_the_game(game_run, tmp_path, monkeypatch):
     """`jbn.evaluate RUN_DIR` of a run on sc2_3m plays on the game with the run's layout."""
-    from jbn import evaluate
+    from jbn.evaluation import cli as evaluate
 
     cfg, _, root = game_run
     monkeypatch.setenv("SC2PATH", root)
@@ -199,7 +201,7 @@ def test_game_that_cannot_be_relaunched_keeps_the_completed_updates(tmp_path, fa
 
 
 def test_bad_input_is_refused_before_any_game_or_compile(tmp_path, monkeypatch):
-    from jbn.config import UserError
+    from jbn.training.config import UserError
 
     pytest.importorskip("pysc2", reason="without pysc2 the error is the missing extra")
     monkeypatch.setenv("SC2PATH", str(tmp_path / "nowhere"))

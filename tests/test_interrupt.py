@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 
-from jbn import checkpoint as ckpt
+from jbn.host import checkpoint as ckpt
 from jbn import train
-from jbn.config import Config
+from jbn.training.config import Config
 
 # 4000 updates of cg_2 (2 envs x 5 steps) in chunks of 4: long enough to be stopped half-way.
 ARGS = ["--env", "cg_2", "--dag", "none", "--num-envs", "2", "--num-steps", "5", "--num-epochs", "1",

@@ -1,6 +1,8 @@
 """The code's shape (docs/architecture.md §1): imports in jbn/ and envs_jax/ point one way (no cycle, counting the
-imports inside functions; those under `if TYPE_CHECKING:` aside) and no module imports another's private name.
-Read from the source with `ast`, so the rules hold for every line, not just the ones a test happens to run."""
+imports inside functions; those under `if TYPE_CHECKING:` aside), jbn's packages import only their own layer's
+package and lower layers (`LAYERS`), jbn/'s top level holds only the command lines, and no module imports
+another's private name. Read from the source with `ast`, so the rules hold for every line, not just the ones a
+test happens to run."""
 import ast
 import os
 
@@ -8,6 +10,18 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("jbn", "envs_jax")
+
+# jbn's packages by layer, lowest first: a package may import itself and the packages of lower layers, never a higher
+# layer's nor another package of its own layer. The command lines at jbn/'s top level (`ENTRY_POINTS`) sit above
+# every layer and no package imports them.
+LAYERS = (
+    ("policy",),  # the BN joint policy: DAGs, networks, sampling and log-prob
+    ("training", "tabular"),  # the compiled training program; the exact tabular experiments
+    ("host", "results"),  # run management on the host; figures and comparisons from run directories
+    ("evaluation",),  # evaluation and the paper's analyses
+    ("driver",),  # the run loop and its steppers
+)
+ENTRY_POINTS = ("train", "evaluate", "plot", "compare", "archive")  # `python -m jbn.<name>` (and the tabular package)
 
 
 def modules() -> dict[str, str]:
@@ -86,6 +100,28 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
+def layer_violations(found) -> list[tuple[str, str]]:
+    """(importer, imported) for every import between jbn modules against `LAYERS`."""
+    rank = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}
+    top = len(LAYERS)
+
+    def package(mod: str) -> str:
+        parts = mod.split(".")
+        return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in rank) else ""  # "": the top level
+
+    bad = []
+    for a, b, _ in found:
+        if not (a.startswith("jbn.") and b.startswith("jbn")):
+            continue
+        pa, pb = package(a), package(b)
+        if pa == pb:
+            continue
+        ra, rb = rank.get(pa, top), rank.get(pb, top)
+        if rb >= ra:
+            bad.append((a, b))
+    return bad
+
+
 def test_the_checker_finds_a_cycle_and_a_private_import(tmp_path, monkeypatch):
     """The rules can fail: two modules that import each other, one of them a private name."""
     pkg = tmp_path / "jbn"
@@ -103,11 +139,32 @@ def test_the_checker_finds_a_cycle_and_a_private_import(tmp_path, monkeypatch):
     assert [(a, b, n) for a, b, n in found if n and n.startswith("_")] == [("jbn.a", "jbn.b", "_hidden")]
 
 
+def test_the_layer_checker_finds_an_upward_import():
+    found = [("jbn.policy.dag", "jbn.training.config", None), ("jbn.host.rundir", "jbn.results.plot", None),
+             ("jbn.training.sweep", "jbn.train", None), ("jbn.driver.loop", "jbn.policy.dag", None),
+             ("jbn.train", "jbn.driver.loop", None), ("jbn.host.rundir", "jbn.host.disk", None)]
+    assert layer_violations(found) == [("jbn.policy.dag", "jbn.training.config"),
+                                       ("jbn.host.rundir", "jbn.results.plot"), ("jbn.training.sweep", "jbn.train")]
+
+
 def test_imports_point_one_way():
     edges = {}
     for a, b, _ in imports(modules()):
         edges.setdefault(a, set()).add(b)
     assert cycles(edges) == []
+
+
+def test_packages_import_down_the_layers():
+    assert layer_violations(imports(modules())) == []
+
+
+def test_the_top_level_holds_only_the_command_lines():
+    """jbn/ is its layers' packages plus the modules users run; everything else lives in a package."""
+    top = os.path.join(ROOT, "jbn")
+    files = {f[:-3] for f in os.listdir(top) if f.endswith(".py")}
+    dirs = {d for d in os.listdir(top) if os.path.isfile(os.path.join(top, d, "__init__.py"))}
+    assert files == {"__init__", *ENTRY_POINTS}
+    assert dirs == {pkg for layer in LAYERS for pkg in layer}
 
 
 def test_no_module_imports_a_private_name_of_another():

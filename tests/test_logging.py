@@ -1,4 +1,4 @@
-"""Host-side run outputs (jbn/logging.py): rows from the metrics' own fields, TensorBoard events read back with
+"""Host-side run outputs (jbn/host/logging.py): rows from the metrics' own fields, TensorBoard events read back with
 TensorBoard's reader, plain progress lines that fit 80 columns, and a silent import."""
 import io
 import json
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from jbn import logging as runlog
-from jbn.config import Config, resolve
+from jbn.host import logging as runlog
+from jbn.training.config import Config, resolve
 
 
 class _Loss(NamedTuple):

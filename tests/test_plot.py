@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from jbn import plot
+from jbn.results import plot
 
 X = [100, 200, 300]
 

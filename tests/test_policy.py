@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from jbn import dag as dag_lib
-from jbn.policy import BNPolicy
+from jbn.policy import dag as dag_lib
+from jbn.policy.joint import BNPolicy
 
 
 def _policy(n, mode, a=3, d=4, **kw):
@@ -293,7 +293,7 @@ def test_bad_dag_mode():
 def test_parent_in_equals_dense_one_hot_block():
     """ParentIn gathers kernel rows; it must equal the dense layer on the one-hot parent block, in value and
     in its gradients w.r.t. the (straight-through, real-valued) parent weights and the kernel."""
-    from jbn.networks import ParentIn
+    from jbn.policy.networks import ParentIn
 
     n, a, f, b = 4, 3, 5, 6
     layer = ParentIn(n, a, f)

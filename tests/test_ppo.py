@@ -1,12 +1,12 @@
-"""MAPPO loss pieces (jbn/ppo.py) against numpy loops and hand-computed numbers."""
+"""MAPPO loss pieces (jbn/training/ppo.py) against numpy loops and hand-computed numbers."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jbn import ppo
-from jbn.policy import entropy_of_logits
+from jbn.training import ppo
+from jbn.policy.joint import entropy_of_logits
 
 # ----------------------------------------------------------------------------------------- GAE
 
@@ -181,9 +181,9 @@ def test_entropy_uniform_and_inf_masked_logits():
 # ------------------------------------------------------------------------- the whole BN-MAPPO loss
 import dataclasses
 
-from jbn.dag import DagNoise
-from jbn.policy import BNPolicy
-from jbn.types import Batch
+from jbn.policy.dag import DagNoise
+from jbn.policy.joint import BNPolicy
+from jbn.training.types import Batch
 
 N_AG, N_ACT, OBS_D, B = 4, 3, 5, 6
 

@@ -12,9 +12,9 @@ import pytest
 from scipy import stats
 
 from jbn import train
-from jbn import trainer as tr
-from jbn.config import Config, UserError, resolve
-from jbn.policy import BNPolicy, Memory
+from jbn.training import trainer as tr
+from jbn.training.config import Config, UserError, resolve
+from jbn.policy.joint import BNPolicy, Memory
 
 M = 5  # GRU width of the unit tests
 
@@ -58,7 +58,7 @@ def test_our_gru_is_flax_gru_cell_with_its_input_projection_hoisted():
     """The same map as flax.linen.GRUCell given the same weights (GRUCell has no b_hr, b_hz: set to 0 here)."""
     import flax.linen as nn
 
-    from jbn.networks import GRU
+    from jbn.policy.networks import GRU
 
     x, h = jax.random.normal(jax.random.PRNGKey(0), (7, 3)), jax.random.normal(jax.random.PRNGKey(1), (7, M))
     ours = _noisy(GRU(M).init(jax.random.PRNGKey(2), h, jnp.zeros((7, 3 * M)), method="step"), jax.random.PRNGKey(3))
@@ -106,7 +106,7 @@ def test_gru_step_equals_a_numpy_gru():
 def test_the_gru_sequence_and_its_gradient_equal_the_gru_unrolled_step_by_step():
     """networks.gru_sequence (the replay's scan) and its gradient against a Python loop over the steps, the GRU
     written out gate by gate and the state zeroed after each episode end; batch shape [B, N] with done [T, B]."""
-    from jbn.networks import gru_sequence
+    from jbn.policy.networks import gru_sequence
 
     t_len, b, n, m = 6, 3, 2, M
     k = jax.random.split(jax.random.PRNGKey(7), 6)
@@ -174,7 +174,7 @@ def test_a_recurrent_bn_policy_samples_the_joint_distribution_it_claims():
     memory = pol.remember(params, Memory(jax.random.normal(jax.random.PRNGKey(7), (n, M)), jnp.zeros((M,))),
                           obs, jnp.zeros((6,)))
     avail, visible = jnp.ones((n, a), bool), jnp.ones((n, n), bool)
-    from jbn import dag as dag_lib
+    from jbn.policy import dag as dag_lib
     exact = _exact_joint(params, np.asarray(memory.actor, np.float64), np.asarray(avail), dag_lib.fixed_dag("full", n), a)
     num = 40000
     keys = jax.random.split(jax.random.PRNGKey(6), num)
@@ -289,7 +289,7 @@ def test_with_dag_input_memory_the_dag_nets_read_the_gru_states_and_train_them()
     """--dag-input memory: the edge and perm nets read memory.actor [N, M] (recomputed here with the nets applied to
     the states directly), the observation no longer matters to G, and the density penalty's gradient reaches the
     actor's GRU (it does not with the default, the nets reading obs)."""
-    from jbn import dag as dag_lib
+    from jbn.policy import dag as dag_lib
 
     n, d = 3, 4
     reads = _policy(n=n, d=d, mode="context", dag_reads_memory=True)

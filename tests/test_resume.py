@@ -7,9 +7,10 @@ import os
 import numpy as np
 import pytest
 
-from jbn import checkpoint as ckpt
-from jbn import rundir, train
-from jbn.config import Config, UserError, resolve
+from jbn.host import checkpoint as ckpt
+from jbn.host import rundir
+from jbn import train
+from jbn.training.config import Config, UserError, resolve
 
 # cg_2, 2 envs x 5 steps = 10 env steps per update.
 BASE = dict(env="cg_2", dag="none", num_envs=2, num_steps=5, num_epochs=1, eval_episodes=0, checkpoint_every_s=0.0)

@@ -1,11 +1,11 @@
-"""Density annealing schedules (jbn/schedules.py) against hand-computed staircases."""
+"""Density annealing schedules (jbn/training/schedules.py) against hand-computed staircases."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jbn.schedules import PRESETS, AnnealConfig, alpha, eta
+from jbn.training.schedules import PRESETS, AnnealConfig, alpha, eta
 
 SMALL = AnnealConfig(a=0.4, b=0.7, c=0.8, l_eta=3, l_alpha=2, alpha0=0.1, alpha1=1.0)
 

@@ -1,4 +1,4 @@
-"""Runs spread over several devices (jbn.placement) give the runs of one device: 4 forced CPU devices in a subprocess
+"""Runs spread over several devices (jbn.host.placement) give the runs of one device: 4 forced CPU devices in a subprocess
 (XLA_FLAGS=--xla_force_host_platform_device_count=4 must be set before jax starts, and this process's jax already
 runs with one device), compared with the same config trained here on one device.
 
@@ -19,8 +19,8 @@ import pytest
 
 from jbn import train
 
-from jbn import trainer as tr
-from jbn.config import Config
+from jbn.training import trainer as tr
+from jbn.training.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # cg_2, 4 envs x 8 steps; 2 seeds x 2 learning rates = 4 runs; 8 updates in chunks of 2; evaluated at 4 and 8.
@@ -103,7 +103,7 @@ def test_sharded_sweep_equals_one_device(tmp_path, reference, sharded):
     _assert_same_rows(rows, _rows(reference))
     _assert_same_rows(_rows(run_dir, "eval"), _rows(reference, "eval"), fields=("return", "length", "dag_density"))
     # its checkpoint (4 devices), evaluated here on one device: the run's own final evaluation again
-    from jbn import evaluate
+    from jbn.evaluation import cli as evaluate
 
     out = evaluate.run_cli(evaluate.EvalArgs(run_dir=run_dir, episodes=SWEEP["eval_episodes"],
                                              out=str(tmp_path / "e.json")))
@@ -130,9 +130,10 @@ def test_resume_of_a_sharded_sweep_on_another_mesh_equals_the_uninterrupted_swee
 DATA_PARALLEL = textwrap.dedent("""
     import json, sys
     import jax, numpy as np
-    from jbn import placement as place, sweep, train
-    from jbn import trainer as tr
-    from jbn.config import Config, resolve
+    from jbn import train
+    from jbn.host import placement as place
+    from jbn.training import sweep, trainer as tr
+    from jbn.training.config import Config, resolve
 
     cfg = resolve(Config(**json.loads(sys.argv[1])))
     pl = place.make(cfg, cfg.num_runs)
@@ -172,7 +173,7 @@ def test_data_parallel_over_4_devices_equals_one_device(recurrent):
     assert got["mesh"] == {"runs": 1, "data": 4}
     assert got["env_shape"][:2] == [1, 8] and [s[:2] for s in got["env_shards"]] == [[1, 2]]
     assert got["all_reduce"] > 0  # gradients (and batch statistics) averaged across the data axis
-    from jbn.config import resolve
+    from jbn.training.config import resolve
 
     one = resolve(Config(**{**cfg, "data_parallel": 1}))
     trainer = tr.make_train(one)

@@ -10,10 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jbn import placement as place
-from jbn import plot, ppo, schedules, sweep, train
-from jbn import trainer as tr
-from jbn.config import Config, UserError, resolve
+from jbn.host import placement as place
+from jbn.results import plot
+from jbn.training import ppo, schedules, sweep
+from jbn import train
+from jbn.training import trainer as tr
+from jbn.training.config import Config, UserError, resolve
 
 
 def _tiny(**kw):
@@ -182,7 +184,7 @@ def test_sweep_run_tags_rows_summarises_points_and_plots_a_line_per_point(tmp_pa
         capsys.readouterr().err
 
     # jbn.evaluate on a sweep run: one row per run and combination, tagged
-    from jbn import evaluate
+    from jbn.evaluation import cli as evaluate
 
     out = evaluate.run_cli(evaluate.EvalArgs(run_dir=run_dir, episodes=2, out=str(tmp_path / "e.json")))
     assert {tuple(r["sweep"].items()) for r in out["rows"]} == {tuple(p.items()) for p in points}

@@ -10,10 +10,11 @@ import pytest
 
 from jbn import train
 
-from jbn import trainer as tr
-from jbn.config import Config, resolve
-from jbn.policy import BNPolicy
-from jbn import dag as dag_lib, ppo
+from jbn.training import trainer as tr
+from jbn.training.config import Config, resolve
+from jbn.policy.joint import BNPolicy
+from jbn.policy import dag as dag_lib
+from jbn.training import ppo
 
 
 def _tiny(**kw):

@@ -5,8 +5,11 @@
 
 Files: kernel.py (the compiled episodes: `make_episodes`, its named scan `Carry`), rows.py (rows, summaries, the
 evaluation seed), evaluator.py (`Evaluator`, `make_evaluator`), load.py (a run directory read back), tables.py (the
-CLI's tables), game.py (the same rows from episodes played on the real StarCraft II, host side). The CLI is
-`python -m jbn.evaluate` (jbn/evaluate.py).
+CLI's tables), on_real_game.py (the same rows from episodes played on the real StarCraft II, host side),
+analysis.py (the paper's analyses of a learned DAG, one env step at a time), render.py (an episode as a GIF) and
+cli.py (the command line `python -m jbn.evaluate`, whose thin module is jbn/evaluate.py). This package sits above
+the training program and the host side: it may import jbn.host, jbn.training and jbn.policy, never the driver or
+the results tooling (the driver imports it to evaluate during training).
 
 For each seed, every combination of
   policy   joint (the DAG mode as trained) | decentralized (the same parameters with mode none: every agent acts
@@ -23,7 +26,7 @@ Row schema (one per seed x policy x sampling; floats, NaN -> null):
   update, env_steps, seed, policy ("joint" | "decentralized"), greedy (bool), return (mean episode return),
   length (mean episode length in env steps), episodes (M), win_rate (mean; only for envs with wins, SMAX)
 and on every joint row (sampled and greedy; all zeros / null for mode none), averaged over every step of the
-evaluation episodes before each env's first episode end (jbn/analysis.py):
+evaluation episodes before each env's first episode end (jbn/evaluation/analysis.py):
   kl_by_agent [N]                     Fig. 10: KL(π_i(.|o_i, a^{P_i}) ‖ π_i(.|o_i, ∅)), over the steps where agent i is
                                       active (more than one available action: a dead SMAX unit has no choice)
   parents_by_agent [N]                mean in-degree Σ_j G[j, i] of the sampled G (before invisible-parent masking)

@@ -15,10 +15,10 @@ import numpy as np
 
 import envs_jax
 
-from ..config import Config, compiler_options
-from ..placement import host_values
-from ..policy import BNPolicy
-from ..trainer import over_seeds
+from ..training.config import Config, compiler_options
+from ..host.placement import host_values
+from ..policy.joint import BNPolicy
+from ..training.trainer import over_seeds
 from .kernel import Combo, EvalOut, combos_for, make_episodes, policy_for
 from .rows import rows_of, summarize
 
@@ -33,7 +33,7 @@ class Evaluator:
     Run k of the batch is evaluated with key fold_in(key, its seed) (first_seed + k by default), so a run's rows
     depend neither on the batch it was trained in nor on its sweep point's neighbours; tags[k] (`RunTag.tags`)
     start its rows instead of {"seed": ...}. One compiled program per number of runs (`traces` counts the
-    traces). Parameters sharded over devices (jbn.placement) are evaluated where they lie."""
+    traces). Parameters sharded over devices (jbn.host.placement) are evaluated where they lie."""
 
     policy: BNPolicy
     env: envs_jax.ArrayEnv

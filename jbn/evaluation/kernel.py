@@ -17,11 +17,11 @@ import envs_jax
 from envs_jax.aloha import Aloha
 from envs_jax.smax import SMAXEnv
 
-from .. import analysis
-from .. import dag as dag_lib
-from ..policy import BNPolicy, Memory
-from ..ppo import active_agents
-from ..rollout import act
+from . import analysis
+from ..policy import dag as dag_lib
+from ..policy.joint import BNPolicy, Memory
+from ..training.ppo import active_agents
+from ..training.rollout import act
 
 POLICIES = ("joint", "decentralized")
 

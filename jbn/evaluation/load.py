@@ -7,10 +7,10 @@ from typing import Optional
 
 import jax
 
-from .. import checkpoint as ckpt
-from ..config import Config, UserError, is_sc2, resolve
-from ..game import make_game
-from ..trainer import make_train, over_seeds, seed_keys, stacked_hypers
+from ..host import checkpoint as ckpt
+from ..training.config import Config, UserError, is_sc2, resolve
+from ..host.real_game import make_game
+from ..training.trainer import make_train, over_seeds, seed_keys, stacked_hypers
 
 
 def load_config(run_dir: str, warn=None) -> Config:
@@ -49,7 +49,7 @@ def pick_checkpoint(run_dir: str, update: Optional[int], warn) -> tuple[int, str
 
 def load_params(cfg: Config, path: str):
     """(trainer, seed-batched params) restored from the checkpoint at `path`."""
-    if is_sc2(cfg.env):  # trained on the game (jbn/game_stepper.py): a spec env without a game; no env in the state
+    if is_sc2(cfg.env):  # trained on the game (jbn/driver/game_stepper.py): a spec env without a game; no env in the state
         trainer = make_train(cfg, env=make_game(cfg.env, cfg.sc2_layout, None))
         init = trainer.init_learner
     else:

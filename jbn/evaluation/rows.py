@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import jax
 import numpy as np
 
-from .. import analysis
+from . import analysis
 from .kernel import POLICIES, Combo, DagStats, EvalOut
 
 EVAL_SEED_OFFSET = 10_000

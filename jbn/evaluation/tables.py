@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 from rich.table import Table
 
-from ..sweep import label
+from ..training.sweep import label
 from .kernel import POLICIES
 from .rows import json_float
 

@@ -9,28 +9,30 @@ Everything is exact:
   V_π(μ) = mean_s V_π(s) (μ uniform, γ = 0.95, App. B.1), or Σ_s V_π(s) for the ascent with `mu="sum"`
   as in the authors' code (`exact.py`);
 * ∇_θ V_π(μ) by autodiff through the solve (and Lemma 5.1 in closed form, `lemma51_gradient`, as a check);
-* max_π V_π(μ) by value iteration over joint actions (`game.py`), POA = V_π(μ) / max_π V_π(μ);
+* max_π V_π(μ) by value iteration over joint actions (`game_tables.py`), POA = V_π(μ) / max_π V_π(μ);
 * Nash-gap = max_i (V_{BR_i, π_-i}(μ) − V_π(μ)), BR_i the exact best local policy (s, c) -> a_i of agent i
   with the other conditionals fixed (`nash.py`).
 
 Files, one concern each:
-    game.py    the game's exact tables (Coordination Game, App. B.1) and max_π V_π(μ)
-    policy.py  the BN layout of a DAG, the logits θ, the softmax local and joint policies
-    solve.py   (I − γ P_π)⁻¹ b by repeated squaring, with its VJP
-    exact.py   V_π, the objective V_θ(μ) (μ uniform or summed), Lemma 5.1's gradient
-    nash.py    best responses, POA, Nash-gap
-    runner.py  gradient ascent, vmapped over seeds, chunked host loop
-    plot.py    Figure 3
-    cli.py     config, the (N, DAG) loop, results.json (`python -m jbn.tabular`, via __main__.py)
+    game_tables.py  the game's exact tables (Coordination Game, App. B.1) and max_π V_π(μ)
+    policy.py       the BN layout of a DAG, the logits θ, the softmax local and joint policies
+    solve.py        (I − γ P_π)⁻¹ b by repeated squaring, with its VJP
+    exact.py        V_π, the objective V_θ(μ) (μ uniform or summed), Lemma 5.1's gradient
+    nash.py         best responses, POA, Nash-gap
+    runner.py       gradient ascent, vmapped over seeds, chunked host loop
+    plot.py         Figure 3
+    cli.py          config, the (N, DAG) loop, results.json (`python -m jbn.tabular`, via __main__.py)
 
 CLI (Figure 3):
     python -m jbn.tabular --n-agents 2 3 5 --dags none line full --seeds 50 --iters 2000 --lr 0.01 \\
         --out results.json --plot fig3.png
+
+It imports only jbn.policy (the DAGs) below it; nothing else in jbn imports it.
 """
 
 from jbn.tabular.cli import TabularConfig, main, run, summarise
 from jbn.tabular.exact import MU_CHOICES, Mu, lemma51_gradient, policy_value, value_mu
-from jbn.tabular.game import GAMMA, TabularGame, coordination_game, make_game, optimal_values
+from jbn.tabular.game_tables import GAMMA, TabularGame, coordination_game, make_game, optimal_values
 from jbn.tabular.nash import Metrics, best_response_values, evaluate, evaluate_local
 from jbn.tabular.plot import DAG_LABELS, plot_fig3
 from jbn.tabular.policy import (

@@ -18,7 +18,7 @@ import numpy as np
 
 from envs_jax.coordination_game import DEFAULT_DIFFERENCE_BOUNDS
 from jbn.tabular.exact import Mu, check_mu
-from jbn.tabular.game import TabularGame, coordination_game
+from jbn.tabular.game_tables import TabularGame, coordination_game
 from jbn.tabular.plot import plot_fig3
 from jbn.tabular.policy import DAG_CHOICES, named_layout
 from jbn.tabular.runner import RunResult, record_schedule, run_seeds

@@ -18,7 +18,7 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
-from jbn.tabular.game import TabularGame, arrays, expected_next, state_transition
+from jbn.tabular.game_tables import TabularGame, arrays, expected_next, state_transition
 from jbn.tabular.policy import BNLayout, Theta, joint_policy, local_policies, sum_by_local
 from jbn.tabular.solve import discounted_solve
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jbn.tabular.exact import policy_value
-from jbn.tabular.game import TabularGame, arrays, expected_next
+from jbn.tabular.game_tables import TabularGame, arrays, expected_next
 from jbn.tabular.policy import BNLayout, Local, Theta, gather_local, local_policies
 
 # Policy iteration for a best response stops when no (s, c) switches; it needs a handful of rounds here.

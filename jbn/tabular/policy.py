@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jbn.dag import fixed_dag
+from jbn.policy.dag import fixed_dag
 
 DAG_CHOICES = ("none", "line", "full")
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jbn.tabular.exact import Mu, check_mu, value_mu
-from jbn.tabular.game import TabularGame
+from jbn.tabular.game_tables import TabularGame
 from jbn.tabular.nash import Metrics, evaluate
 from jbn.tabular.policy import BNLayout, Theta, init_theta
 

@@ -18,7 +18,7 @@ import sys
 import jax
 
 from jbn import train
-from jbn.config import Config
+from jbn.training.config import Config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

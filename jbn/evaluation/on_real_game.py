@@ -23,9 +23,9 @@ from envs_jax.choices import check_choice
 from envs_jax.registry import sc2_names, train_names
 from envs_jax.sc2.maps import SMAC_MAPS, roster_str
 
-from ..config import Config, UserError, is_sc2, smax_twin
-from ..game import View, check_game, game_restarts, host_timestep, make_game, step_inputs
-from ..rollout import act
+from ..training.config import Config, UserError, is_sc2, smax_twin
+from ..host.real_game import View, check_game, game_restarts, host_timestep, make_game, step_inputs
+from ..training.rollout import act
 from .kernel import policy_for
 from .rows import base_row
 

@@ -1,7 +1,7 @@
 """Density-regulariser annealing: η (density threshold) and α (weight), paper §7.4.4,
 docs/architecture.md §4.3.
 
-The regulariser is ``α · |ρ(G) − η|`` (``jbn.ppo.density_penalty``). Both schedules are pure
+The regulariser is ``α · |ρ(G) − η|`` (``jbn.training.ppo.density_penalty``). Both schedules are pure
 functions of the training progress ``f = update / num_updates`` in [0, 1]; ``f`` may be a Python
 float or a jax array of any shape (they work under ``jit`` and ``vmap``). The config is static.
 

@@ -31,7 +31,7 @@ import jax
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
-from .config import Config, UserError
+from ..training.config import Config, UserError
 from .disk import stderr_held
 
 # Fields that may change when a run is resumed: they touch neither the compiled update nor the schedule.

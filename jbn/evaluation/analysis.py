@@ -14,7 +14,7 @@ without parents, a dead unit) drop out instead of entering as NaN.
   smax_allies              helper   (health fraction, position, alive) of the allies from a SMAX env state
   aloha_snapshot           Fig. 5   host-side, JSON-friendly dict of one Aloha step
 
-DAG convention (jbn/dag.py): G[j, i] = 1 iff agent j is a parent of agent i; column G[:, i] = parents of i.
+DAG convention (jbn/policy/dag.py): G[j, i] = 1 iff agent j is a parent of agent i; column G[:, i] = parents of i.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .policy import BNPolicy, mask_logits
+from ..policy.joint import BNPolicy, mask_logits
 
 
 class Tally(NamedTuple):

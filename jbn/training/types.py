@@ -9,19 +9,18 @@ from flax import struct
 
 from envs_jax import EnvState, TimeStep
 
-from .dag import DagNoise
-from .policy import Memory
-from .ppo import ValueNorm
+from ..policy.dag import DagNoise
+from ..policy.joint import Memory
 
 Params = dict  # {"actor", "critic"[, "edge"[, "perm"]]: flax parameter trees}
 
 
 class Hyper(NamedTuple):
     """The hyper-parameters of one run, as float32 scalar leaves of its state ([runs] under the runs vmap), so a
-    sweep over them is one more batch axis of one compiled program instead of one compile per value (`jbn.sweep`:
+    sweep over them is one more batch axis of one compiled program instead of one compile per value (sweep.py:
     what may be swept and how a point becomes a Hyper). The update reads a swept name from here and any other as
-    the config's constant (`train.make_train`: a run without a sweep is the program it was before); lr and
-    max_grad_norm always from here, through the optimiser's injected hyper-parameters. Values that decide shapes
+    the config's constant (`trainer.make_train`: a run without a sweep computes exactly what a program without
+    sweeps would); lr and max_grad_norm always from here, through the optimiser's injected hyper-parameters. Values that decide shapes
     or the program itself (sizes, DAG mode, staircase step counts) stay in the static Config."""
 
     lr: jax.Array  # Adam step size (read by the optimiser through optax.inject_hyperparams)
@@ -32,7 +31,7 @@ class Hyper(NamedTuple):
     huber_delta: jax.Array
     gamma: jax.Array
     gae_lambda: jax.Array
-    alpha0: jax.Array  # density-penalty weight before the α ramp (jbn.schedules)
+    alpha0: jax.Array  # density-penalty weight before the α ramp (jbn.training.schedules)
     alpha1: jax.Array  # ... and after it
     anneal_a: jax.Array  # η starts to fall at this fraction of training
     anneal_b: jax.Array  # η reaches 0 and α starts to rise
@@ -110,6 +109,18 @@ class Batch(NamedTuple):
             actions=traj.actions, logp=traj.logp, value_n=traj.value_n, advantages=advantages, targets_n=targets_n,
             memory=traj.memory, done=traj.done if recurrent else None,
         )
+
+
+class ValueNorm(NamedTuple):
+    """Running statistics of the value targets, as in MAPPO's ValueNorm (scalar, all axes pooled).
+
+    running_mean, running_mean_sq: EMAs of the batch mean of x and of x². debiasing_term: EMA of 1
+    (Adam-style bias correction of the zero initialisation). All float32 scalars [].
+    """
+
+    running_mean: jax.Array
+    running_mean_sq: jax.Array
+    debiasing_term: jax.Array
 
 
 @struct.dataclass

@@ -1,12 +1,12 @@
 """BN-MAPPO as one compiled program: the pure functions of a run (docs/architecture.md §4). Nothing here touches
-the host: no files, no printing, no clocks; the driver (jbn/driver.py) does that between compiled calls.
+the host: no files, no printing, no clocks; the driver (jbn/driver/loop.py) does that between compiled calls.
 
 `make_train(cfg)` does the Python setup and returns a `Trainer` of pure functions of ONE run:
     init(key[, hyper]) -> RunnerState                (hyper: the run's `Hyper`, default the config's values)
     update_chunk(state) -> (state, metrics [K])      K = cfg.updates_per_chunk PPO updates, one lax.scan
     rollout(state) -> (state, traj);  learn(state, traj) -> (state, metrics)   one update = learn(*rollout(state))
 `jax.jit(over_seeds(update_chunk, R))` (a vmap) runs every run at once: the seeds times the sweep points
-(jbn.sweep), spread over every device by jbn.placement.
+(jbn.training.sweep), spread over every device by jbn.host.placement.
 """
 from __future__ import annotations
 
@@ -20,13 +20,17 @@ import optax
 
 import envs_jax
 
-from . import dag as dag_lib
-from . import placement as place
+from ..policy import dag as dag_lib
 from . import ppo, schedules, sweep
 from .config import Config
-from .policy import BNPolicy, Memory
+from ..policy.joint import BNPolicy, Memory
 from .rollout import act_and_step, step_keys
 from .types import Batch, Decision, Hyper, RunnerState, Transition
+
+
+# The axes of the device mesh (jbn/host/placement.py builds it): the runs, and the envs of one run when
+# --data-parallel > 1; the update pins its env and minibatch axes to DATA.
+RUNS, DATA = "runs", "data"
 
 
 class Metrics(NamedTuple):
@@ -94,9 +98,9 @@ def set_hyper(opt_state, hyper: Hyper):
 
 def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
     """The pure functions of one run's training; cfg must be resolved. env: the env to train on (default
-    `make_env(cfg)`); a host-side env (jbn/host_train.py) passes its own object with ArrayEnv's spec fields
+    `make_env(cfg)`); a host-side env (the real game's stepper, jbn/driver/game_stepper.py) passes its own object with ArrayEnv's spec fields
     (num_agents, obs_dim, state_dim, num_actions, has_win, max_steps) and uses only init_learner and learn.
-    mesh: the `jbn.placement` mesh the runs are spread over (None on one device); with a data axis > 1 the env
+    mesh: the `jbn.host.placement` mesh the runs are spread over (None on one device); with a data axis > 1 the env
     and batch axes are pinned to it."""
     env = make_env(cfg) if env is None else env
     policy = make_policy(cfg, env)
@@ -106,10 +110,10 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
     optimizer = make_optimizer(cfg, networks)
     base = sweep.base_values(cfg)
     default_hyper = sweep.hyper_of(base)
-    # Values not swept stay Python constants of the program, as before they were leaves: XLA folds constants, so
-    # e.g. α₀ + (α₁ − α₀)·k/l_α rounds differently (1 ulp) when the α's are runtime values, and a run without a
-    # sweep must compute exactly what it did. The optimiser's lr and clipping norm are always its state leaves
-    # (bit for bit the same; tests/test_sweep.py).
+    # Values not swept stay Python constants of the program: XLA folds constants, so e.g. α₀ + (α₁ − α₀)·k/l_α
+    # rounds differently (1 ulp) when the α's are runtime values, and a run without a sweep computes exactly what
+    # a run of a program without sweeps would (tests/test_golden.py). The optimiser's lr and clipping norm are
+    # always its state leaves (bit for bit the same either way; tests/test_sweep.py).
     constants = {name: v for name, v in base.items() if name not in sweep.swept_names(cfg)
                  and name not in ("lr", "max_grad_norm")}
 
@@ -121,9 +125,9 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
     def on_data(tree, axis: int):
         """Pin dimension `axis` (envs, or a minibatch's samples) of every leaf to the mesh's data axis. Under the
         runs vmap (spmd_axis_name) the runs dimension is added to the spec by jax itself."""
-        if mesh is None or mesh.shape[place.DATA] == 1:
+        if mesh is None or mesh.shape[DATA] == 1:
             return tree
-        spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*([None] * axis), place.DATA))
+        spec = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*([None] * axis), DATA))
         return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, spec), tree)
 
     def _init(key, hyper, with_env: bool) -> RunnerState:
@@ -141,7 +145,7 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
             key=key,
             update=jnp.int32(0),
             hyper=hyper,
-            memory=policy.initial_memory((E,)),  # a host stepper's too (jbn.game_stepper): one state structure
+            memory=policy.initial_memory((E,)),  # a host stepper's too (jbn.driver.game_stepper): one state structure
         )
 
     def init(key, hyper: Hyper | None = None) -> RunnerState:
@@ -256,9 +260,8 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
 
 def over_seeds(fn, num_seeds: int, spmd_axis_name: str | None = None):
     """Map `fn` of one run over a leading runs axis of size `num_seeds` (seeds, or seeds x sweep points):
-    `jax.vmap` for several runs; for one run the axis is squeezed and re-added instead, because a size-1 vmap axis
-    made the SMAX env step about 30% slower under XLA on CPU (degenerate batch dims in its gathers;
-    bench/RESULTS.md). spmd_axis_name: the mesh axis the runs are sharded over (jbn.placement), so that sharding
+    `jax.vmap` for several runs; for one run the axis is squeezed and re-added instead (a size-1 vmap axis slows
+    XLA's CPU code for the SMAX env step; bench/RESULTS.md, "Training throughput"). spmd_axis_name: the mesh axis the runs are sharded over (jbn.host.placement), so that sharding
     constraints inside `fn` keep the runs dimension split."""
     if num_seeds > 1:
         return jax.vmap(fn, spmd_axis_name=spmd_axis_name)
@@ -272,9 +275,9 @@ def over_seeds(fn, num_seeds: int, spmd_axis_name: str | None = None):
 
 def init_seeds(init, keys, hypers=None) -> RunnerState:
     """The initial states of a batch of runs, [R, ...] leaves: `init` compiled once and called per run (with its
-    Hyper when given), then stacked. Not `vmap(init)`: the orthogonal initialisers make that a batched QR, and two
-    batched LAPACK kernels running at once can deadlock XLA's CPU thread pool (jaxlib 0.10.2 on a 2-core CPU;
-    bench/RESULTS.md)."""
+    Hyper when given), then stacked. Not `vmap(init)`: the orthogonal initialisers would make that a batched QR,
+    and batched LAPACK kernels can deadlock XLA's CPU thread pool (bench/RESULTS.md, "Why the linear solve is not
+    `jnp.linalg.solve`")."""
     one = jax.jit(init)
     states = [one(k) if hypers is None else one(k, h) for k, h in zip(keys, hypers or [None] * len(keys))]
     return jax.tree.map(lambda *x: jnp.stack(x), *states)

@@ -3,7 +3,7 @@
     python -m jbn.train --env smax_6h_vs_8z --num-seeds 4 --sweep lr=3e-4,5e-4,1e-3 --sweep alpha0=0.05,0.1
 
 Each `--sweep NAME=v1,v2,...` is one axis and the sweep points are the grid product of the axes (in the order given,
-the last axis varying fastest). A point's values are float32 leaves of its runs' `Hyper` (jbn.types), read by the
+the last axis varying fastest). A point's values are float32 leaves of its runs' `Hyper` (jbn.training.types), read by the
 loss, the optimiser (`optax.inject_hyperparams`) and the η/α schedule at run time, so every point runs in the same
 compiled program: the 24 runs of the example above are one vmap, one compile.
 
@@ -43,7 +43,7 @@ SWEEPABLE: dict[str, tuple[str, str, callable]] = {
     "anneal_c": ("fraction where α reaches α₁", "in [0, 1]", lambda v: 0 <= v <= 1),
 }
 assert tuple(SWEEPABLE) == Hyper._fields, "every Hyper field is sweepable, in the same order"
-# Hyper fields that come from the annealing schedule (jbn.schedules.AnnealConfig) rather than a Config field.
+# Hyper fields that come from the annealing schedule (jbn.training.schedules.AnnealConfig) rather than a Config field.
 _SCHEDULE = {"alpha0": "alpha0", "alpha1": "alpha1", "anneal_a": "a", "anneal_b": "b", "anneal_c": "c"}
 
 Axes = tuple[tuple[str, tuple[float, ...]], ...]

@@ -6,7 +6,7 @@
     update, state = restore_newest(good, state, warn)
     reset_logs(cfg, update, warn)              # metrics/eval rows up to the restored update, each once
 
-Every name here is public so the driver (jbn/driver.py) and the evaluation CLI use one implementation.
+Every name here is public so the driver (jbn/driver/loop.py) and the evaluation CLI use one implementation.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import shlex
 import time
 
 from . import checkpoint as ckpt
-from .config import Config, UserError
+from ..training.config import Config, UserError
 from .disk import free_bytes, is_disk_error, is_read_only
 from .logging import log_file
 

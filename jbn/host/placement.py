@@ -13,7 +13,7 @@ the runs axis (`spmd_axis_name`) and the trainer pins its env/batch axes to the 
 `with_sharding_constraint`; one compile. With one device there is no mesh at all (`make` returns None) and the
 program is exactly the single-device one.
 
-Multi-host: `init_distributed` starts `jax.distributed` (jbn.distributed: --coordinator/--num-processes/--process-id
+Multi-host: `init_distributed` starts `jax.distributed` (jbn.host.distributed: --coordinator/--num-processes/--process-id
 or $JAX_COORDINATOR_ADDRESS/$JAX_NUM_PROCESSES/$JAX_PROCESS_ID) before anything touches a device; `host_values`
 brings the (small) metrics of every run to every process and `Placement.owner` says which process logs which run.
 
@@ -33,11 +33,11 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from . import distributed, ppo
-from .config import Config, UserError
-from .types import Batch
-
-RUNS, DATA = "runs", "data"
+from . import distributed
+from ..training import ppo
+from ..training.config import Config, UserError
+from ..training.trainer import DATA, RUNS  # noqa: F401  (the mesh's axis names; re-exported)
+from ..training.types import Batch
 
 
 # ------------------------------------------------------------------------------------------------ multi-host
@@ -47,7 +47,7 @@ def distributed_args(cfg: Config) -> Optional[tuple[str, int, int]]:
 
 
 def init_distributed(cfg: Config) -> bool:
-    """Start jax.distributed when the config asks for several processes (`jbn.distributed.initialize`; a no-op
+    """Start jax.distributed when the config asks for several processes (`jbn.host.distributed.initialize`; a no-op
     when `python -m jbn.train` already did, before its imports). Whether it runs multi-process."""
     return distributed.initialize(cfg.coordinator, cfg.num_processes, cfg.process_id)
 

@@ -177,8 +177,8 @@ class BNPolicy:
         start leaves [E, ...], obs [T, E, N, D], world_state [T, E, S], done [T, E]. Returns Memory leaves [T, E, ...]
         (the state after each step's `remember`, before `forget`), differentiable in params."""
 
-        # the input projections of all T steps at once (large matmuls); a scan runs only the recurrent part, and its
-        # gradient is written by hand (networks.gru_sequence)
+        # the input projections of all T steps at once (large matmuls); a scan runs only the recurrent part
+        # (networks.gru_sequence), differentiated by JAX
         gates = self.encode(params, obs, world_state)
         return Memory(actor=self.actor.apply(params["actor"], start.actor, gates.actor, done, method="replay"),
                       critic=self.critic.apply(params["critic"], start.critic, gates.critic, done, method="replay"))

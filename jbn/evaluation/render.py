@@ -17,9 +17,9 @@ import numpy as np
 import envs_jax
 
 from .analysis import smax_game
-from .config import UserError
-from .evaluation.kernel import make_episodes
-from .policy import BNPolicy
+from ..training.config import UserError
+from .kernel import make_episodes
+from ..policy.joint import BNPolicy
 
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "*")

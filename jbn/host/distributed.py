@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Optional, Sequence
 
-from .errors import UserError
+from ..training.errors import UserError
 
 FLAGS = ("--coordinator", "--num-processes", "--process-id")
 
@@ -70,7 +70,7 @@ def initialize(coordinator: Optional[str] = None, num_processes: Optional[int] =
             raise
         raise UserError("multi-host: jax.distributed must start before jax touches a device (importing envs_jax "
                         "does): run `python -m jbn.train ... --coordinator ...`, or call "
-                        "jbn.distributed.initialize(...) before importing jbn.train") from None
+                        "jbn.host.distributed.initialize(...) before importing jbn.train") from None
     return True
 
 

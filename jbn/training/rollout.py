@@ -16,8 +16,8 @@ import jax
 
 from envs_jax import ArrayEnv, EnvState, TimeStep
 
-from .dag import DagNoise
-from .policy import BNPolicy, Memory
+from ..policy.dag import DagNoise
+from ..policy.joint import BNPolicy, Memory
 from .types import Params
 
 
@@ -47,7 +47,7 @@ def act(policy: BNPolicy, params: Params, ts: TimeStep, key: jax.Array, memory: 
 
 def step_keys(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """(the key carried to the next step, the policy's key, the env's key) of one rollout step. The one convention
-    of the compiled rollout (jbn.trainer) and the host-side one (jbn.game_stepper), which is why a JAX env stepped
+    of the compiled rollout (jbn.training.trainer) and the host-side one (jbn.driver.game_stepper), which is why a JAX env stepped
     on the host reproduces the compiled rollout bit for bit."""
     key, step_key = jax.random.split(key)
     act_key, env_key = jax.random.split(step_key)

@@ -10,7 +10,7 @@ The game cannot run under jit, so one PPO update is split where `trainer.make_tr
 so everything after the rollout (GAE, value normalisation, the BN-MAPPO loss, the η/α schedule, metrics) is
 shared with the JAX trainer; the random keys are split by `rollout.step_keys`, as `Trainer.rollout` splits them (a
 JAX env stepped by this loop gives its rollout exactly, tests/test_host_train.py). The run directory, metrics,
-progress, checkpoints, `--resume` and Ctrl-C are the driver's (jbn/driver.py), as for every run: each step of the
+progress, checkpoints, `--resume` and Ctrl-C are the driver's (jbn/driver/loop.py), as for every run: each step of the
 loop is one update, so Ctrl-C finishes the update in flight, checkpoints and exits. One seed per run (config.py
 refuses more); its checkpoints carry a runs axis of 1, so `jbn.evaluate RUN_DIR` reads them like any run's.
 
@@ -31,17 +31,17 @@ import numpy as np
 
 from envs_jax import TimeStep
 
-from . import dag as dag_lib
-from . import sweep
-from .config import Config, compiler_options
-from .evaluation import combos_for, eval_seed
-from .evaluation.game import play_on_game
-from .game import View, check_game, game_restarts, host_timestep, make_game, step_inputs
-from .policy import BNPolicy
-from .rollout import act, step_keys
-from .rundir import restore_newest
-from .trainer import make_train
-from .types import Decision, RunnerState, Transition
+from ..policy import dag as dag_lib
+from ..training import sweep
+from ..training.config import Config, compiler_options
+from ..evaluation import combos_for, eval_seed
+from ..evaluation.on_real_game import play_on_game
+from ..host.real_game import View, check_game, game_restarts, host_timestep, make_game, step_inputs
+from ..policy.joint import BNPolicy
+from ..training.rollout import act, step_keys
+from ..host.rundir import restore_newest
+from ..training.trainer import make_train
+from ..training.types import Decision, RunnerState, Transition
 
 
 # ------------------------------------------------------------------------------------------------ the rollout
@@ -172,7 +172,7 @@ class GameStepper:
         return self.env.__exit__(*exc)
 
     def step(self, call):
-        """One update (a rollout on the games, then learn); `call(fn, *args)` runs the work (jbn.interrupt). The
+        """One update (a rollout on the games, then learn); `call(fn, *args)` runs the work (jbn.host.interrupt). The
         state changes only when the whole update succeeded."""
         if self.ts is None:  # the games start with the first update (and a recurrent policy's memory with them)
             self.env_state, ts = call(self.env.reset, jax.random.PRNGKey(self.cfg.seed))

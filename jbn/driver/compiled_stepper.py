@@ -4,19 +4,19 @@
     stepper.compile(remaining)                   # init the runs, lower and compile the chunk once
     metrics = stepper.step(call)                 # K = cfg.updates_per_chunk updates of every run, [runs, K]
 
-The chunk is `jax.jit(over_seeds(trainer.update_chunk, R))` (jbn.trainer), sharded over the devices by
-jbn.placement; its state is donated, so a chunk that fails leaves no state to save (`saves_on_failure`).
+The chunk is `jax.jit(over_seeds(trainer.update_chunk, R))` (jbn.training.trainer), sharded over the devices by
+jbn.host.placement; its state is donated, so a chunk that fails leaves no state to save (`saves_on_failure`).
 """
 from __future__ import annotations
 
 import jax
 
-from . import placement as place
-from . import sweep
-from .config import Config, compiler_options
-from .evaluation import eval_seed, make_evaluator
-from .rundir import restore_newest
-from .trainer import init_seeds, make_train, over_seeds, seed_keys
+from ..host import placement as place
+from ..training import sweep
+from ..training.config import Config, compiler_options
+from ..evaluation import eval_seed, make_evaluator
+from ..host.rundir import restore_newest
+from ..training.trainer import init_seeds, make_train, over_seeds, seed_keys
 
 
 class CompiledStepper:

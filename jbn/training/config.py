@@ -1,7 +1,7 @@
 """Training configuration: one frozen dataclass, per-env presets, validation before any compile.
 
 `resolve(cfg)` fills every field left as None from the env's preset (paper Table 2; docs/architecture.md
-§4) and validates the result. `sc2_<map>` (the real StarCraft II, trained by jbn/host_train.py) takes the
+§4) and validates the result. `sc2_<map>` (the real StarCraft II, trained by jbn/driver/game_stepper.py) takes the
 `smax` preset of `smax_<map>`, with fewer envs: each is a game process. tyro turns `Config` into the CLI of `python -m jbn.train`; the `Literal`
 fields list their choices in `--help`.
 """
@@ -18,9 +18,9 @@ import envs_jax
 from envs_jax.registry import check_choice, sc2_names, train_names
 
 from . import schedules, sweep
-from .dag import DagMode
-from .errors import UserError  # noqa: F401  (re-exported: jbn.config.UserError)
-from .networks import Arch
+from ..policy.dag import DagMode
+from .errors import UserError  # noqa: F401  (re-exported: jbn.training.config.UserError)
+from ..policy.networks import Arch
 from .ppo import GradClip, Ratio
 
 Preset = Literal["cg", "aloha", "smax"]

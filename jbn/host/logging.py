@@ -10,7 +10,7 @@ metrics.jsonl rows are built from the fields of `train.Metrics` itself (nested N
 loss_policy, ...), so a new metric needs no change here. TensorBoard event files (tensorboardX) go to
 RUN_DIR/tb/seed_<k>, one TensorBoard run per seed (RUN_DIR/tb/<sweep point>/seed_<k> in a sweep).
 
-Every row carries its run's tags (`jbn.sweep.RunTag.tags`): the seed and, in a sweep, {"sweep": {name: value}}.
+Every row carries its run's tags (`jbn.training.sweep.RunTag.tags`): the seed and, in a sweep, {"sweep": {name: value}}.
 With several processes (multi-host) each writes only the runs it owns, to metrics.p<I>.jsonl / eval.p<I>.jsonl
 (process 0 to the usual names), so no two processes append to one file; `jbn.plot` reads them all.
 """
@@ -26,7 +26,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from . import sweep
+from ..training import sweep
 
 
 def _fields(x, prefix=""):
@@ -119,7 +119,7 @@ class RunLogger:
 
     def __init__(self, run_dir: str, cfg, *, has_win: bool, learns_dag: bool, start_update: int = 0,
                  console: Console | None = None, runs=None, only=None, process: int = 0):
-        """runs: the batch's `jbn.sweep.RunTag`s (default: those of cfg); only: the indices of the runs this
+        """runs: the batch's `jbn.training.sweep.RunTag`s (default: those of cfg); only: the indices of the runs this
         process writes (default all); process: this process's index (names its files)."""
         self.run_dir, self.cfg = run_dir, cfg
         self.has_win, self.learns_dag = has_win, learns_dag

@@ -1,8 +1,8 @@
 """The one host loop of a training run (`python -m jbn.train`): check, compile, restore, step, log, evaluate,
 checkpoint, summarise. Every run goes through it; what differs is the stepper that runs the updates:
 
-    CompiledStepper (jbn/compiled_stepper.py)   the JAX envs: chunks of K updates of every run, one compiled call
-    GameStepper     (jbn/game_stepper.py)       the real StarCraft II: one update per call, rolled out on the host
+    CompiledStepper (jbn/driver/compiled_stepper.py)   the JAX envs: chunks of K updates of every run, one compiled call
+    GameStepper     (jbn/driver/game_stepper.py)       the real StarCraft II: one update per call, rolled out on the host
 
 A stepper gives the loop: `runs`, `only` (the runs this process writes), `has_win`, `learns_dag`,
 `updates_per_call`, `can_evaluate`, `saves_on_failure`; `header()`, `compile(remaining)`, `restore(good, warn)`,
@@ -23,16 +23,17 @@ import numpy as np
 from jax.experimental import multihost_utils
 from rich.console import Console
 
-from . import checkpoint as ckpt
-from . import placement as place
-from . import rundir, sweep
+from ..host import checkpoint as ckpt
+from ..host import placement as place
+from ..host import rundir
+from ..training import sweep
 from .compiled_stepper import CompiledStepper
-from .config import Config, UserError, check_chunking, is_sc2, resolve
-from .evaluation import summarize
+from ..training.config import Config, UserError, check_chunking, is_sc2, resolve
+from ..evaluation import summarize
 from .game_stepper import GameStepper
-from .interrupt import Interrupt
-from .logging import RunLogger, chunk_summary
-from .trainer import make_train
+from ..host.interrupt import Interrupt
+from ..host.logging import RunLogger, chunk_summary
+from ..training.trainer import make_train
 
 
 def run(cfg: Config, console=None) -> dict:
@@ -227,7 +228,7 @@ def run_name(run: sweep.RunTag) -> str:
 
 def sweep_summary(cfg: Config, eval_rows: list[dict], has_win: bool, metrics, console) -> list[dict]:
     """summary.json's per-point results: the point, the last update's training means over its seeds and, with
-    evaluation, the final evaluation summarised over its seeds (`evaluate.summarize`); printed one line each."""
+    evaluation, the final evaluation summarised over its seeds (`evaluation.summarize`); printed one line each."""
     out = []
     for p, point in enumerate(sweep.points(cfg)):
         sel = slice(p * cfg.num_seeds, (p + 1) * cfg.num_seeds)

@@ -1,6 +1,6 @@
 """The real StarCraft II seen from the trainer, host side: the games of a run and their steps as numpy arrays.
 
-Used by the game stepper (jbn/game_stepper.py, training) and by evaluation on the game (jbn/evaluation/game.py).
+Used by the game stepper (jbn/driver/game_stepper.py, training) and by evaluation on the game (jbn/evaluation/on_real_game.py).
 Importing this needs neither pysc2 nor the game; `check_game` says what is missing before anything launches.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 
 from envs_jax import TimeStep, sc2
 
-from .config import UserError
+from ..training.config import UserError
 
 
 def make_game(name: str, layout: str, num_games: Optional[int], seed: Optional[int] = None,

@@ -7,16 +7,15 @@ Axes: ``T`` time, ``E`` env, ``N`` agent, ``B`` flattened batch, ``A`` actions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
+from typing import Literal, NamedTuple, get_args
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from . import dag as dag_lib
+from ..policy import dag as dag_lib
+from .types import Batch, ValueNorm
 
-if TYPE_CHECKING:
-    from .types import Batch
 
 Ratio = Literal["agent", "joint"]
 RATIO_MODES: tuple[str, ...] = get_args(Ratio)
@@ -60,18 +59,6 @@ def gae(rewards, values, next_values, terminated, dones, gamma, lam):
 
 
 # ------------------------------------------------------------------------------------- ValueNorm
-
-
-class ValueNorm(NamedTuple):
-    """Running statistics of the value targets, as in MAPPO's ValueNorm (scalar, all axes pooled).
-
-    running_mean, running_mean_sq: EMAs of the batch mean of x and of x². debiasing_term: EMA of 1
-    (Adam-style bias correction of the zero initialisation). All float32 scalars [].
-    """
-
-    running_mean: jnp.ndarray
-    running_mean_sq: jnp.ndarray
-    debiasing_term: jnp.ndarray
 
 
 VALUE_NORM_BETA = 0.99999
@@ -180,7 +167,7 @@ def value_loss(values_new, values_old, targets, clip_eps, huber_delta=10.0):
 def density_penalty(rho, eta, alpha):
     """Density regulariser α·|ρ(G) − η| (paper §7.4.4), mean over the batch.
 
-    rho: float32 [B] (or any shape) DAG densities in [0, 1]; eta, alpha: scalars (jbn.schedules).
+    rho: float32 [B] (or any shape) DAG densities in [0, 1]; eta, alpha: scalars (jbn.training.schedules).
     Returns a float32 scalar.
     """
     return alpha * jnp.mean(jnp.abs(jnp.asarray(rho, jnp.float32) - eta))
@@ -220,16 +207,16 @@ def active_agents(avail):
     return jnp.sum(jnp.asarray(avail, jnp.int32), axis=-1) > 1
 
 
-def bn_mappo_loss(policy, params, batch: "Batch", eta, alpha, coefs: LossCoefs, ratio: Ratio = "agent"):
+def bn_mappo_loss(policy, params, batch: Batch, eta, alpha, coefs: LossCoefs, ratio: Ratio = "agent"):
     """The whole BN-MAPPO loss of one minibatch, to MINIMISE.
 
-    policy: a `jbn.policy.BNPolicy`; params its parameters (actor, critic[, edge, perm]).
+    policy: a `jbn.policy.joint.BNPolicy`; params its parameters (actor, critic[, edge, perm]).
     batch: a `Batch` with a leading batch axis B (obs [B, N, D], avail [B, N, A], actions [B, N],
       logp [B, N] at sampling time, advantages [B], value_n / targets_n [B] in normalised units, and the
       DAG noise stored in the rollout, from which G is recomputed with the current DAG nets). A recurrent
       policy's batch has leading axes [T, E'] instead (whole sequences of E' envs): its GRU states are replayed
       from the stored first ones (`BNPolicy.replay`, truncated BPTT over T), then everything is as above.
-    eta, alpha: the density target and weight of this update (jbn.schedules); ignored unless the policy
+    eta, alpha: the density target and weight of this update (jbn.training.schedules); ignored unless the policy
       learns its DAG.
 
         loss = surrogate − ent_coef · entropy + vf_coef · value_loss + α·mean|ρ(G) − η|
