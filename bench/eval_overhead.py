@@ -41,9 +41,9 @@ def main():
     cfg = resolve(Config(env=args.env, dag=args.dag, total_steps=full.batch_size * args.updates,
                          updates_per_chunk=args.updates, checkpoint=False))
     trainer = tr.make_train(cfg)
-    state = tr.init_seeds(trainer.init, tr.seed_keys(cfg))
+    state = tr.init_runs(trainer.init, tr.run_keys(cfg))
     t0 = time.perf_counter()
-    chunk = jax.jit(tr.over_seeds(trainer.update_chunk, 1)).lower(state).compile()
+    chunk = jax.jit(tr.over_runs(trainer.update_chunk, 1)).lower(state).compile()
     chunk_compile = time.perf_counter() - t0
     ev = evaluation.make_evaluator(cfg, trainer.policy, trainer.env, full.eval_episodes)
     key = jax.random.PRNGKey(0)

@@ -42,13 +42,13 @@ def worker(args) -> None:
         cfg = resolve(Config(**{**cfg.__dict__, "total_steps": cfg.batch_size * args.updates * 10}))
         pl = place.make(cfg, num_runs)
         trainer = tr.make_train(cfg, mesh=pl.mesh if pl else None)
-        state = tr.init_seeds(trainer.init, tr.seed_keys(cfg), sweep.run_hypers(cfg))
+        state = tr.init_runs(trainer.init, tr.run_keys(cfg), sweep.run_hypers(cfg))
         kw = {}
         if pl is not None:
             shardings = pl.state_shardings(state)
             state = pl.put(state, shardings)
             kw = dict(in_shardings=(shardings,), out_shardings=(shardings, pl.runs_sharding()))
-        fn = jax.jit(tr.over_seeds(trainer.update_chunk, num_runs, place.RUNS if pl else None), **kw)
+        fn = jax.jit(tr.over_runs(trainer.update_chunk, num_runs, place.RUNS if pl else None), **kw)
         t0 = time.perf_counter()
         compiled = fn.lower(state).compile()
         compile_s = time.perf_counter() - t0

@@ -11,7 +11,7 @@ the median over rounds of the per-round ratios (train / raw, mode / none, mode /
 each GRU program against its feed-forward twin, "vs ff"; with `--deterministic` each program compiled with the
 run's deterministic XLA options against its plain twin, "vs plain"). Also where the time goes: the
 rollout alone (env step + joint-action sampling + critic, no update) per mode. Compile = one chunk,
-`.lower().compile()`. The chunk is what `python -m jbn.train` runs (`tr.over_seeds`, one seed).
+`.lower().compile()`. The chunk is what `python -m jbn.train` runs (`tr.over_runs`, one seed).
 """
 from __future__ import annotations
 
@@ -43,9 +43,9 @@ def build_mode(env_name, dag, num_envs, num_steps, updates, **over):
                          eval_episodes=0, checkpoint=False, **over))
     trainer = tr.make_train(cfg)
     init, update_chunk, policy, env = trainer.init, trainer.update_chunk, trainer.policy, trainer.env
-    state = tr.init_seeds(init, tr.seed_keys(cfg))
+    state = tr.init_runs(init, tr.run_keys(cfg))
     t0 = time.perf_counter()
-    chunk = jax.jit(tr.over_seeds(update_chunk, cfg.num_seeds)).lower(state).compile(compiler_options(cfg))
+    chunk = jax.jit(tr.over_runs(update_chunk, cfg.num_seeds)).lower(state).compile(compiler_options(cfg))
     compile_s = time.perf_counter() - t0
 
     # Rollout only: env step + sampling + critic with the same policy (no update).
@@ -57,7 +57,7 @@ def build_mode(env_name, dag, num_envs, num_steps, updates, **over):
             key, act_key, env_key = step_keys(key)
             es, next_ts, act = act_and_step(policy, env, params, es, ts, act_key, env_key, memory)
             v = policy.value(params, ts.world_state, act.memory)
-            return (es, next_ts, policy.forget(act.memory, next_ts.done), key), act.logp.sum() + v.sum()
+            return (es, next_ts, policy.reset_memory(act.memory, next_ts.done), key), act.logp.sum() + v.sum()
 
         _, out = jax.lax.scan(body, (es, ts, policy.initial_memory((num_envs,)), key), None, num_steps)
         return out.sum()

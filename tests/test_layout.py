@@ -183,3 +183,41 @@ def test_importing_jbn_has_no_side_effects(module):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={k: v for k, v in os.environ.items() if k != "XLA_FLAGS"})
     assert out.stdout.split() == ["True", "False"], out.stderr
+
+
+DAG_PACKAGE = ("jbn/policy/dag.py", "jbn/policy/dag_modes.py")  # the one place that says what a DAG mode is
+
+
+def mode_name_tests(tree: ast.AST, modes: set[str]) -> list[str]:
+    """Comparisons of something named like a DAG mode (`dag`, `mode`, ...) with a DAG mode's name as a string."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        names = [c.value for o in operands for c in ast.walk(o) if isinstance(c, ast.Constant) and c.value in modes]
+        others = " ".join(ast.unparse(o) for o in operands if not (isinstance(o, ast.Constant)
+                                                                  or isinstance(o, (ast.Tuple, ast.List, ast.Set))))
+        if names and any(w in others.lower() for w in ("dag", "mode")):
+            found.append(ast.unparse(node))
+    return found
+
+
+def test_the_mode_checker_finds_a_string_test():
+    src = 'if cfg.dag == "context": pass\nif policy.mode in ("none", "line"): pass\nif cfg.anneal != "none": pass\n'
+    assert mode_name_tests(ast.parse(src), {"none", "line", "context"}) == [
+        "cfg.dag == 'context'", "policy.mode in ('none', 'line')"]
+
+
+def test_no_string_test_of_the_dag_mode_outside_the_dag_package():
+    """A DAG mode declares what it is (jbn/policy/dag_modes.py); nothing else compares its name."""
+    from jbn.policy.dag_modes import DAG_MODES
+
+    bad = {}
+    for mod, path in modules().items():
+        rel = os.path.relpath(path, ROOT)
+        if rel.startswith("jbn") and rel not in DAG_PACKAGE:
+            found = mode_name_tests(ast.parse(open(path).read()), set(DAG_MODES))
+            if found:
+                bad[rel] = found
+    assert bad == {}

@@ -20,7 +20,7 @@ M = 5  # GRU width of the unit tests
 
 
 def _policy(n=3, a=3, d=4, s=6, mode="full", **kw):
-    return BNPolicy(num_agents=n, obs_dim=d, state_dim=s, num_actions=a, mode=mode, memory=M, **kw)
+    return BNPolicy(num_agents=n, obs_dim=d, state_dim=s, num_actions=a, mode=mode, gru_width=M, **kw)
 
 
 def _noisy(params, key, scale=0.3):
@@ -88,7 +88,7 @@ def test_gru_step_equals_a_numpy_gru():
     k = jax.random.split(jax.random.PRNGKey(2), 4)
     memory = Memory(actor=jax.random.normal(k[0], (n, M)), critic=jax.random.normal(k[1], (M,)))
     obs, ws = jax.random.normal(k[2], (n, d)), jax.random.normal(k[3], (s,))
-    got = pol.remember(params, memory, obs, ws)
+    got = pol.step_memory(params, memory, obs, ws)
 
     pa, pc = _np(params["actor"]["params"]), _np(params["critic"]["params"])
     for i in range(n):
@@ -171,7 +171,7 @@ def test_a_recurrent_bn_policy_samples_the_joint_distribution_it_claims():
     actor["out"]["kernel"] = 50.0 * actor["out"]["kernel"]  # conditionals far from uniform
     actor["parent_in"]["kernel"] = 5.0 * actor["parent_in"]["kernel"]  # parents' actions matter
     obs = jax.random.normal(jax.random.PRNGKey(5), (n, d))
-    memory = pol.remember(params, Memory(jax.random.normal(jax.random.PRNGKey(7), (n, M)), jnp.zeros((M,))),
+    memory = pol.step_memory(params, Memory(jax.random.normal(jax.random.PRNGKey(7), (n, M)), jnp.zeros((M,))),
                           obs, jnp.zeros((6,)))
     avail, visible = jnp.ones((n, a), bool), jnp.ones((n, n), bool)
     from jbn.policy import dag as dag_lib
@@ -228,7 +228,7 @@ def test_the_replay_gives_the_rollout_memory_log_probs_and_values(cg_rollout):
     pol, params = trainer.policy, state.params
     start = jax.tree.map(lambda x: x[0], traj.memory)
     states = jax.jit(pol.replay)(params, start, traj.obs, traj.world_state, traj.done)
-    forgotten = pol.forget(states, traj.done)
+    forgotten = pol.reset_memory(states, traj.done)
     for a, b in zip(forgotten, traj.memory):  # the state each step started from is the previous step's, reset at done
         np.testing.assert_allclose(a[:-1], b[1:], atol=1e-6)
     lp = jax.vmap(jax.vmap(pol.log_prob, (None, 0, 0, 0, 0, 0, 0)), (None, 0, 0, 0, 0, 0, 0))
@@ -309,7 +309,7 @@ def test_with_dag_input_memory_the_dag_nets_read_the_gru_states_and_train_them()
 
     def penalty_grad(pol, params):
         def penalty(p):
-            m = pol.remember(p, memory, obs, jnp.ones((6,)))
+            m = pol.step_memory(p, memory, obs, jnp.ones((6,)))
             return jnp.sum(pol.dag(p, obs, visible, noise, memory=m)[0])
         return jax.grad(penalty)(params)["actor"]["params"]["gru"]["wh"]["kernel"]
 

@@ -138,10 +138,10 @@ DATA_PARALLEL = textwrap.dedent("""
     cfg = resolve(Config(**json.loads(sys.argv[1])))
     pl = place.make(cfg, cfg.num_runs)
     trainer = tr.make_train(cfg, mesh=pl.mesh)
-    state = tr.init_seeds(trainer.init, tr.seed_keys(cfg), sweep.run_hypers(cfg))
+    state = tr.init_runs(trainer.init, tr.run_keys(cfg), sweep.run_hypers(cfg))
     shardings = pl.state_shardings(state)
     state = pl.put(state, shardings)
-    fn = jax.jit(tr.over_seeds(trainer.update_chunk, cfg.num_runs, place.RUNS), in_shardings=(shardings,),
+    fn = jax.jit(tr.over_runs(trainer.update_chunk, cfg.num_runs, place.RUNS), in_shardings=(shardings,),
                  out_shardings=(shardings, pl.runs_sharding()))
     compiled = fn.lower(state).compile()
     hlo = compiled.as_text()
@@ -177,8 +177,8 @@ def test_data_parallel_over_4_devices_equals_one_device(recurrent):
 
     one = resolve(Config(**{**cfg, "data_parallel": 1}))
     trainer = tr.make_train(one)
-    state = tr.init_seeds(trainer.init, tr.seed_keys(one))
-    chunk = __import__("jax").jit(tr.over_seeds(trainer.update_chunk, 1))
+    state = tr.init_runs(trainer.init, tr.run_keys(one))
+    chunk = __import__("jax").jit(tr.over_runs(trainer.update_chunk, 1))
     ref = []
     for _ in range(one.num_chunks):
         state, m = chunk(state)

@@ -27,8 +27,8 @@ def _tiny(**kw):
 def _learn(cfg):
     """Every chunk of cfg, as `train.run` runs them on one device: metrics [runs, updates], final state."""
     trainer = tr.make_train(cfg)
-    state = tr.init_seeds(trainer.init, tr.seed_keys(cfg), sweep.run_hypers(cfg))
-    chunk = jax.jit(tr.over_seeds(trainer.update_chunk, cfg.num_runs))
+    state = tr.init_runs(trainer.init, tr.run_keys(cfg), sweep.run_hypers(cfg))
+    chunk = jax.jit(tr.over_runs(trainer.update_chunk, cfg.num_runs))
     out = []
     for _ in range(cfg.num_chunks):
         state, m = chunk(state)

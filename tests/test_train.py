@@ -162,8 +162,8 @@ def _learn(cfg, wrap=lambda f: f):
     concatenated to [seeds, updates]."""
     trainer = tr.make_train(cfg)
     init, update_chunk = trainer.init, trainer.update_chunk
-    state = tr.init_seeds(init, tr.seed_keys(cfg))
-    chunk = jax.jit(tr.over_seeds(wrap(update_chunk), cfg.num_seeds))
+    state = tr.init_runs(init, tr.run_keys(cfg))
+    chunk = jax.jit(tr.over_runs(wrap(update_chunk), cfg.num_seeds))
     out = []
     for _ in range(cfg.num_chunks):
         state, m = chunk(state)

@@ -4,19 +4,20 @@
     stepper.compile(remaining)                   # init the runs, lower and compile the chunk once
     metrics = stepper.step(call)                 # K = cfg.updates_per_chunk updates of every run, [runs, K]
 
-The chunk is `jax.jit(over_seeds(trainer.update_chunk, R))` (jbn.training.trainer), sharded over the devices by
+The chunk is `jax.jit(over_runs(trainer.update_chunk, R))` (jbn.training.trainer), sharded over the devices by
 jbn.host.placement; its state is donated, so a chunk that fails leaves no state to save (`saves_on_failure`).
 """
 from __future__ import annotations
 
 import jax
 
+from ..evaluation import eval_seed, make_evaluator
 from ..host import placement as place
+from ..host.rundir import restore_newest
+from ..policy.dag_modes import is_learned
 from ..training import sweep
 from ..training.config import Config, compiler_options
-from ..evaluation import eval_seed, make_evaluator
-from ..host.rundir import restore_newest
-from ..training.trainer import init_seeds, make_train, over_seeds, seed_keys
+from ..training.trainer import init_runs, make_train, over_runs, run_keys
 
 
 class CompiledStepper:
@@ -45,8 +46,8 @@ class CompiledStepper:
 
     def header(self) -> str:
         cfg, placement = self.cfg, self.placement
-        schedule = f" anneal={cfg.anneal}" if cfg.dag == "context" else ""
-        if cfg.dag == "context" and cfg.anneal != "none" and not {"alpha0", "alpha1"} & set(sweep.swept_names(cfg)):
+        schedule = f" anneal={cfg.anneal}" if is_learned(cfg.dag) else ""
+        if is_learned(cfg.dag) and cfg.anneal != "none" and not {"alpha0", "alpha1"} & set(sweep.swept_names(cfg)):
             a = cfg.anneal_config
             schedule += f" (α {a.alpha0:g}->{a.alpha1:g})"
         lr = "" if any(s.startswith("lr=") for s in cfg.sweep) else f"lr={cfg.lr:g} "
@@ -67,14 +68,14 @@ class CompiledStepper:
         return text
 
     def compile(self, remaining: int) -> None:
-        state = init_seeds(self.trainer.init, seed_keys(self.cfg), self.hypers)
+        state = init_runs(self.trainer.init, run_keys(self.cfg), self.hypers)
         jit_args = {}
         if self.placement is not None:
             shardings = self.placement.state_shardings(state)
             state = self.placement.put(state, shardings)
             jit_args = dict(in_shardings=(shardings,), out_shardings=(shardings, self.placement.runs_sharding()))
         spmd_axis = place.RUNS if self.placement is not None else None
-        chunk_fn = jax.jit(over_seeds(self.trainer.update_chunk, len(self.runs), spmd_axis), donate_argnums=0,
+        chunk_fn = jax.jit(over_runs(self.trainer.update_chunk, len(self.runs), spmd_axis), donate_argnums=0,
                            **jit_args)
         self.state = state
         self.compiled = chunk_fn.lower(state).compile(compiler_options(self.cfg)) if remaining else None

@@ -31,15 +31,14 @@ import numpy as np
 
 from envs_jax import TimeStep
 
+from ..evaluation import combos_for, eval_seed
+from ..evaluation.on_real_game import play_on_game
+from ..host.real_game import View, check_game, game_restarts, host_timestep, make_game, step_game, step_inputs
+from ..host.rundir import restore_newest
 from ..policy import dag as dag_lib
 from ..training import sweep
 from ..training.config import Config, compiler_options
-from ..evaluation import combos_for, eval_seed
-from ..evaluation.on_real_game import play_on_game
-from ..host.real_game import View, check_game, game_restarts, host_timestep, make_game, step_inputs
-from ..policy.joint import BNPolicy
 from ..training.rollout import act, step_keys
-from ..host.rundir import restore_newest
 from ..training.trainer import make_train
 from ..training.types import Decision, RunnerState, Transition
 
@@ -68,9 +67,7 @@ def rollout_on_host(act_step, env, state: RunnerState, env_state, ts, num_steps:
     for _ in range(num_steps):
         rkey, env_key, d, memory = act_step(state.params, *step_inputs(ts), memory, rkey)
         d = jax.device_get(d)
-        env_state, next_ts = env.step(env_key, env_state, d.actions)
-        next_ts = host_timestep(next_ts)
-        memory = BNPolicy.forget(memory, next_ts.done)
+        env_state, next_ts, memory = step_game(env, env_state, d.actions, memory, env_key)
         steps.append(Transition.of(ts, d, next_ts))
         ts = next_ts
     traj = jax.tree.map(lambda *xs: np.stack(xs), *steps)

@@ -23,17 +23,18 @@ import numpy as np
 from jax.experimental import multihost_utils
 from rich.console import Console
 
+from ..evaluation import summarize
 from ..host import checkpoint as ckpt
 from ..host import placement as place
 from ..host import rundir
-from ..training import sweep
-from .compiled_stepper import CompiledStepper
-from ..training.config import Config, UserError, check_chunking, is_sc2, resolve
-from ..evaluation import summarize
-from .game_stepper import GameStepper
 from ..host.interrupt import Interrupt
 from ..host.logging import RunLogger, chunk_summary
+from ..policy.dag_modes import is_learned
+from ..training import sweep
+from ..training.config import Config, UserError, check_chunking, is_sc2, resolve
 from ..training.trainer import make_train
+from .compiled_stepper import CompiledStepper
+from .game_stepper import GameStepper
 
 
 def run(cfg: Config, console=None) -> dict:
@@ -65,7 +66,7 @@ def run(cfg: Config, console=None) -> dict:
         if saved and saved[0] < cfg.num_updates:
             console.print(f"resume: {rundir.resume_command(run_dir)}", soft_wrap=True, highlight=False)
         elif saved:
-            longer = cfg.dag != "context" or cfg.anneal == "none"  # else total_steps fixes the annealing schedule
+            longer = not is_learned(cfg.dag) or cfg.anneal == "none"  # else total_steps fixes the annealing schedule
             hint = f" (train longer: {rundir.resume_command(run_dir)} --total-steps N)" if longer else ""
             console.print(f"done: {run_dir}{hint}", soft_wrap=True, highlight=False)
 

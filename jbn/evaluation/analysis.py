@@ -66,14 +66,14 @@ def multimodality_kl(policy: BNPolicy, params, obs, avail, visible, noise, actio
       policy, params: the BN policy and its parameters.
       obs: float32 [N, D]; avail: bool [N, A]; visible: bool [N, N] ([i, j]: i sees j);
       noise: the step's DagNoise (context mode) or None; actions: int32 [N], the joint action;
-      memory: a recurrent policy's GRU states of the step (`BNPolicy.remember`), else None.
+      memory: a recurrent policy's GRU states of the step (`BNPolicy.step_memory`), else None.
 
     Returns:
       float32 [N], KL_i in nats (≥ 0 up to round-off).
     """
-    own = policy._own(params, obs, memory)
+    own = policy._parent_free(params, obs, memory)
     logits_0 = policy._head(params, own, None, None, obs)
-    if policy.mode == "none":
+    if not policy.has_parents:
         logits_bn = logits_0
     else:
         _, g_eff, _ = policy.dag(params, obs, visible, noise, memory=memory)

@@ -21,11 +21,11 @@ import tyro
 from rich.console import Console
 
 from ..training.config import UserError, is_sc2, preset_values
+from ..training.sweep import runs as runs_of
 from . import combos_for, eval_seed, load_config, load_params, make_evaluator, pick_checkpoint
 from .on_real_game import game_for_run, play_on_game, target_env
-from .tables import print_tables
 from .render import check_renderable, render_episode
-from ..training.sweep import runs as runs_of
+from .tables import print_tables
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ import numpy as np
 
 import envs_jax
 
-from ..training.config import Config, compiler_options
 from ..host.placement import host_values
 from ..policy.joint import BNPolicy
-from ..training.trainer import over_seeds
+from ..training.config import Config, compiler_options
+from ..training.trainer import over_runs
 from .kernel import Combo, EvalOut, combos_for, make_episodes, policy_for
 from .rows import rows_of, summarize
 
@@ -59,7 +59,7 @@ class Evaluator:
                 self.traces += 1  # runs once per trace
                 return episodes(params, key)
 
-            self._compiled[num_seeds] = jax.jit(over_seeds(traced, num_seeds), compiler_options=self.compiler_options)
+            self._compiled[num_seeds] = jax.jit(over_runs(traced, num_seeds), compiler_options=self.compiler_options)
         return self._compiled[num_seeds]
 
     def run(self, params, key, first_seed: Optional[int] = None, seeds: Optional[Sequence[int]] = None) -> EvalOut:

@@ -17,11 +17,11 @@ import envs_jax
 from envs_jax.aloha import Aloha
 from envs_jax.smax import SMAXEnv
 
-from . import analysis
 from ..policy import dag as dag_lib
 from ..policy.joint import BNPolicy, Memory
 from ..training.ppo import active_agents
-from ..training.rollout import act
+from ..training.rollout import act_and_step_groups
+from . import analysis
 
 POLICIES = ("joint", "decentralized")
 
@@ -149,12 +149,10 @@ def make_episodes(policies: Sequence[BNPolicy], env: envs_jax.ArrayEnv, num_epis
         def step(carry: Carry, t):
             env_state, ts, finished, stats, first = carry.env_state, carry.ts, carry.finished, carry.stats, carry.first
             key, act_key, step_key = jax.random.split(carry.key, 3)
-            acts = [act(pol, params, part(ts, c), act_key, part(carry.memory, c)) for c, pol in enumerate(policies)]
-            actions = jnp.concatenate([a.actions for a in acts])  # [C*M, N]
+            new_state, next_ts, acts = act_and_step_groups(policies, env, params, env_state, ts, act_key, step_key,
+                                                           carry.memory)
             memory = None if carry.memory is None else jax.tree.map(lambda *m: jnp.concatenate(m),
                                                                     *[a.memory for a in acts])
-            new_state, next_ts = jax.vmap(env.step)(
-                jnp.tile(jax.random.split(step_key, M), (C, 1)), env_state, actions)
             live = ~finished
             new_stats = [step_stats(policies[c], params, part(ts, c), part(env_state, c), acts[c], part(live, c))
                          for c in stat_ids]
@@ -177,7 +175,7 @@ def make_episodes(policies: Sequence[BNPolicy], env: envs_jax.ArrayEnv, num_epis
                           returns=jnp.where(first_end, next_ts.episode_return, carry.returns),
                           won=jnp.where(first_end, next_ts.won, carry.won),
                           lengths=jnp.where(first_end, next_ts.episode_length, carry.lengths), stats=stats, first=first,
-                          memory=policies[0].forget(memory, next_ts.done))
+                          memory=policies[0].reset_memory(memory, next_ts.done))
             return carry, rec
 
         n = env.num_agents
@@ -207,11 +205,11 @@ def combos_for(policy: BNPolicy, greedy: Sequence[bool] = (False, True), decentr
                ) -> tuple[Combo, ...]:
     """The combinations evaluated: joint always; decentralized when the mode is not none (or as forced)."""
     if decentralized is None:
-        decentralized = policy.mode != "none"
+        decentralized = policy.has_parents
     names = ("joint", "decentralized") if decentralized else ("joint",)
     return tuple(Combo(p, bool(g)) for p in names for g in greedy)
 
 
 def policy_for(policy: BNPolicy, combo: Combo) -> BNPolicy:
-    mode = policy.mode if combo.policy == "joint" else "none"
+    mode = policy.mode if combo.policy == "joint" else dag_lib.DECENTRALIZED
     return dataclasses.replace(policy, mode=mode, greedy=combo.greedy)

@@ -8,9 +8,9 @@ from typing import Optional
 import jax
 
 from ..host import checkpoint as ckpt
-from ..training.config import Config, UserError, is_sc2, resolve
 from ..host.real_game import make_game
-from ..training.trainer import make_train, over_seeds, seed_keys, stacked_hypers
+from ..training.config import Config, UserError, is_sc2, resolve
+from ..training.trainer import make_train, over_runs, run_keys, stacked_hypers
 
 
 def load_config(run_dir: str, warn=None) -> Config:
@@ -56,8 +56,8 @@ def load_params(cfg: Config, path: str):
         trainer = make_train(cfg)
         init = trainer.init
     # Only the structure (shapes, dtypes) of the runner state, traced but neither compiled nor run (no batched
-    # QR either, see trainer.init_seeds): orbax restores into it.
-    state = jax.eval_shape(over_seeds(init, cfg.num_runs), seed_keys(cfg), stacked_hypers(cfg))
+    # QR either, see trainer.init_runs): orbax restores into it.
+    state = jax.eval_shape(over_runs(init, cfg.num_runs), run_keys(cfg), stacked_hypers(cfg))
     try:
         state = ckpt.restore(path, state)
     except Exception as e:  # noqa: BLE001 - any failure to load is the user's checkpoint not fitting the config

@@ -23,8 +23,8 @@ from envs_jax.choices import check_choice
 from envs_jax.registry import sc2_names, train_names
 from envs_jax.sc2.maps import SMAC_MAPS, roster_str
 
+from ..host.real_game import View, check_game, game_restarts, host_timestep, make_game, step_game, step_inputs
 from ..training.config import Config, UserError, is_sc2, smax_twin
-from ..host.real_game import View, check_game, game_restarts, host_timestep, make_game, step_inputs
 from ..training.rollout import act
 from .kernel import policy_for
 from .rows import base_row
@@ -93,11 +93,8 @@ def play_episodes(policy, act_fn, env, params, num_episodes: int, key) -> dict[s
     while (got < quota).any():
         key, step_key = jax.random.split(key)
         actions, memory = act_fn(params, *step_inputs(ts), memory, step_key)
-        actions = np.asarray(actions)
         restarts = game_restarts(env)
-        state, ts = env.step(None, state, actions)
-        ts = host_timestep(ts)
-        memory = policy.forget(memory, ts.done)
+        state, ts, memory = step_game(env, state, actions, memory)
         counted = ts.done & (got < quota) & (game_restarts(env) == restarts)
         out["return"].append(ts.episode_return[counted])
         out["length"].append(ts.episode_length[counted])

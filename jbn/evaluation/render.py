@@ -16,10 +16,10 @@ import numpy as np
 
 import envs_jax
 
-from .analysis import smax_game
-from ..training.config import UserError
-from .kernel import make_episodes
 from ..policy.joint import BNPolicy
+from ..training.config import UserError
+from .analysis import smax_game
+from .kernel import make_episodes
 
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "*")
@@ -99,7 +99,7 @@ def render_episode(policy: BNPolicy, env: envs_jax.ArrayEnv, params, key, path: 
             ax.set_xticks([])
             ax.set_yticks([])
             pos, hp, alive = units.positions[t], units.health[t], units.alive[t]
-            if policy.mode != "none":
+            if policy.has_parents:
                 for j in range(n_allies):
                     for i in range(n_allies):
                         if g[t, j, i] > 0.5 and alive[j] and alive[i]:

@@ -31,6 +31,7 @@ import jax
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
+from ..policy.dag_modes import is_learned
 from ..training.config import Config, UserError
 from .disk import stderr_held
 
@@ -73,12 +74,12 @@ def saved_config(run_dir: str, context: str = "") -> dict:
 
 def check_resume_config(run_dir: str, config: dict) -> dict:
     """Refuse to resume `run_dir` with a config that differs in a field the run depends on. Returns the saved
-    config. total_steps may change only when no annealing schedule depends on it (dag != context or
+    config. total_steps may change only when no annealing schedule depends on it (a fixed DAG or
     anneal == none): the schedule is a function of update / num_updates."""
     saved = saved_config(run_dir, "--resume: ")
     # A field the saved config lacks (a run from before the field existed) had its default value.
     saved = {**{f.name: f.default for f in dataclasses.fields(Config)}, **saved}
-    schedule_free = config.get("dag") != "context" or config.get("anneal") == "none"
+    schedule_free = not is_learned(config.get("dag")) or config.get("anneal") == "none"
     free = RESUME_FREE | PLACEMENT | ({"total_steps"} if schedule_free else set())
     config = json.loads(json.dumps(config))  # as config.json holds it (tuples as lists)
     diff = {k: (saved.get(k, "<absent>"), v) for k, v in config.items() if k not in free and saved.get(k, "<absent>") != v}

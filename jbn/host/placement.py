@@ -33,9 +33,9 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from . import distributed
 from ..training import ppo
 from ..training.config import Config, UserError
+from . import distributed
 from ..training.trainer import DATA, RUNS  # noqa: F401  (the mesh's axis names; re-exported)
 from ..training.types import Batch
 
@@ -214,7 +214,7 @@ def estimate(trainer, cfg: Config, hyper) -> MemoryEstimate:
     activations = nbytes(jax.eval_shape(residuals, state.params, batch_of(mb)))
     # evaluation (jbn.evaluation): C combinations (joint/decentralised x sampled/greedy) of eval_episodes envs each,
     # every env's state and timestep held twice (before and after a step)
-    combos = 2 * (2 if trainer.policy.mode != "none" else 1)
+    combos = 2 * (2 if trainer.policy.has_parents else 1)
     evaluation = 2 * combos * cfg.eval_episodes * env_part // E
     return MemoryEstimate(params=params_part, envs=env_part + nbytes(traj) + 2 * batch, activations=activations,
                           evaluation=evaluation)

@@ -12,6 +12,7 @@ import numpy as np
 
 from envs_jax import TimeStep, sc2
 
+from ..policy.joint import BNPolicy, Memory
 from ..training.config import UserError
 
 
@@ -43,6 +44,15 @@ def host_timestep(ts: TimeStep) -> TimeStep:
         final_world_state=np.asarray(ts.final_world_state, f32), episode_return=np.asarray(ts.episode_return, f32),
         episode_length=np.asarray(ts.episode_length, np.int32), won=np.asarray(ts.won, b),
     )
+
+
+def step_game(env, env_state, actions, memory: Optional[Memory], key=None) -> tuple:
+    """The host half of one step on the games (the device half is `rollout.act`, jitted): every env steps with its
+    actions [E, N], the TimeStep comes back as numpy (`host_timestep`) and a recurrent policy's GRU states are reset
+    where an episode ended. Returns (env_state, next_ts, memory)."""
+    env_state, ts = env.step(key, env_state, np.asarray(actions))
+    ts = host_timestep(ts)
+    return env_state, ts, BNPolicy.reset_memory(memory, ts.done)
 
 
 def game_restarts(env) -> np.ndarray:

@@ -18,8 +18,8 @@ import os
 import shlex
 import time
 
-from . import checkpoint as ckpt
 from ..training.config import Config, UserError
+from . import checkpoint as ckpt
 from .disk import free_bytes, is_disk_error, is_read_only
 from .logging import log_file
 

@@ -27,20 +27,15 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import Literal, NamedTuple, get_args
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-DagMode = Literal["none", "line", "full", "context"]
-DAG_MODES: tuple[str, ...] = get_args(DagMode)
-_FIXED_MODES = ("none", "line", "full")
-
-
-def _check_mode(mode: str) -> None:
-    if mode not in DAG_MODES:
-        raise ValueError(f"unknown DAG mode {mode!r}; valid modes: {', '.join(DAG_MODES)}")
+from .dag_modes import (  # noqa: F401  (re-exported: what each mode is, said once)
+    DAG_MODES, DECENTRALIZED, FIXED_MODES, DagMode, ModeTraits, check_mode, has_parents, is_learned, traits,
+)
 
 
 def _strict_upper(n: int) -> jnp.ndarray:
@@ -67,7 +62,7 @@ def fixed_dag(mode: str, n: int) -> jnp.ndarray:
     Raises:
       ValueError: for an unknown mode, or ``"context"`` (which is learned, see ``sample_dag``).
     """
-    _check_mode(mode)
+    check_mode(mode)
     if mode == "none":
         return jnp.zeros((n, n), jnp.float32)
     if mode == "line":
@@ -75,7 +70,7 @@ def fixed_dag(mode: str, n: int) -> jnp.ndarray:
     if mode == "full":
         return _strict_upper(n)
     raise ValueError(
-        f"DAG mode {mode!r} is learned, not fixed; fixed modes: {', '.join(_FIXED_MODES)}"
+        f"DAG mode {mode!r} is learned, not fixed; fixed modes: {', '.join(FIXED_MODES)}"
     )
 
 
@@ -475,7 +470,7 @@ def sample_dag(
       order: int32 [..., N], the agent at each position (identity for fixed modes / Π = I);
         sampling agents in this order respects G.
     """
-    _check_mode(mode)
+    check_mode(mode)
     batch = noise.edge.shape[:-3]
     perm_shape = None if noise.perm is None else noise.perm.shape
     if noise.edge.shape[-3:] != (n, n, 2) or (perm_shape is not None and perm_shape != batch + (n, n)):
@@ -484,7 +479,7 @@ def sample_dag(
             f"N = {n} (expected [..., {n}, {n}, 2] and [..., {n}, {n}])"
         )
     identity_order = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), batch + (n,))
-    if mode != "context":
+    if not is_learned(mode):
         return jnp.broadcast_to(fixed_dag(mode, n), batch + (n, n)), identity_order
 
     if edge_logits is None:

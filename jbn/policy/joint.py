@@ -9,10 +9,10 @@ Per env (vmap over envs outside):
       stored DAG noise, with gradients into the actor, the edge net and the permutation net.
 Mode `none` needs no scan: all agents are sampled in one batched pass (plain MAPPO).
 
-Recurrent policies (memory = M > 0): every agent's actor and the critic keep a GRU state (`Memory`). Per step,
-    memory = remember(params, memory, obs, world_state)     once, for all agents, before the topological scan
+Recurrent policies (gru_width = H > 0): every agent's actor and the critic keep a GRU state (`Memory`). Per step,
+    memory = step_memory(params, memory, obs, world_state)     once, for all agents, before the topological scan
 and `sample`, `log_prob` and `value` read `memory` (their parent-free input) instead of the observation;
-`forget(memory, done)` zeroes the state of envs whose episode ended, and `replay` recomputes a rollout's states
+`reset_memory(memory, done)` zeroes the state of envs whose episode ended, and `replay` recomputes a rollout's states
 from the one it started with (the update's truncated BPTT).
 """
 from __future__ import annotations
@@ -49,10 +49,10 @@ def entropy_of_logits(logits, avail):
 
 
 class Memory(NamedTuple):
-    """The GRU states of a recurrent policy (leaves [..., N, M] and [..., M], any leading batch shape)."""
+    """The GRU states of a recurrent policy (leaves [..., N, H] and [..., H], any leading batch shape)."""
 
-    actor: jax.Array  # [..., N, M] each agent's actor state
-    critic: jax.Array  # [..., M] the critic's state
+    actor: jax.Array  # [..., N, H] each agent's actor state
+    critic: jax.Array  # [..., H] the critic's state
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ class BNPolicy:
     parent_obs: bool = False  # Aloha: parents also pass their observations
     sinkhorn_iters: int = 20
     tau: float = 1.0
-    memory: int = 0  # GRU width M of the actor and the critic (0: feed-forward)
-    dag_reads_memory: bool = False  # context, recurrent: the edge and perm nets read the GRU states [N, M], not obs
+    gru_width: int = 0  # GRU width of the actor and the critic (0: feed-forward)
+    dag_reads_memory: bool = False  # context, recurrent: the edge and perm nets read the GRU states [N, H], not obs
     # Evaluation only (jbn/evaluate.py): each agent takes the argmax of its conditional, in topological order,
     # and the DAG is the most likely one (zero Gumbel noise: per-edge argmax, max-weight order). Never trained.
     greedy: bool = False
@@ -85,15 +85,15 @@ class BNPolicy:
     # ---- modules ----
     @property
     def actor(self):
-        return Actor(self.num_agents, self.num_actions, self.arch, self.hidden, self.memory)
+        return Actor(self.num_agents, self.num_actions, self.arch, self.hidden, self.gru_width)
 
     @property
     def critic(self):
-        return RecurrentCritic(self.hidden, self.memory) if self.memory else Critic(self.hidden)
+        return RecurrentCritic(self.hidden, self.gru_width) if self.gru_width else Critic(self.hidden)
 
     @property
     def recurrent(self) -> bool:
-        return self.memory > 0
+        return self.gru_width > 0
 
     @property
     def edge_net(self):
@@ -105,13 +105,18 @@ class BNPolicy:
 
     @property
     def learns_dag(self) -> bool:
-        return self.mode == "context"
+        return dag_lib.is_learned(self.mode)
+
+    @property
+    def has_parents(self) -> bool:
+        """Some agent conditions on another's action (False in mode none: decentralised execution)."""
+        return dag_lib.has_parents(self.mode)
 
     def init(self, key):
         n, d, a = self.num_agents, self.obs_dim, self.num_actions
         k1, k2, k3, k4 = jax.random.split(key, 4)
         if self.recurrent:
-            m = jnp.zeros((self.memory,))
+            m = jnp.zeros((self.gru_width,))
             params = {
                 "actor": self.actor.init(k1, jnp.zeros((d,)), jnp.zeros((n,)), jnp.zeros((n,)),
                                          jnp.zeros((n,), jnp.int32), jnp.zeros((n, d)), m),
@@ -124,7 +129,7 @@ class BNPolicy:
                 "critic": self.critic.init(k2, jnp.zeros((self.state_dim,))),
             }
         if self.learns_dag:
-            dag_in = jnp.zeros((n, self.memory if self.dag_reads_memory else d))
+            dag_in = jnp.zeros((n, self.gru_width if self.dag_reads_memory else d))
             params["edge"] = self.edge_net.init(k3, dag_in)
             if self.learn_order:
                 params["perm"] = self.perm_net.init(k4, dag_in)
@@ -135,38 +140,38 @@ class BNPolicy:
         """Zero GRU states for envs of `batch_shape` (an episode's start); None for a feed-forward policy."""
         if not self.recurrent:
             return None
-        m = self.memory
+        m = self.gru_width
         return Memory(actor=jnp.zeros(tuple(batch_shape) + (self.num_agents, m)),
                       critic=jnp.zeros(tuple(batch_shape) + (m,)))
 
     def encode(self, params, obs, world_state) -> Memory:
-        """The GRUs' gate inputs (leaves [..., N, 3M] and [..., 3M]) of obs [..., N, D] and world_state [..., S]: the
+        """The GRUs' gate inputs (leaves [..., N, 3H] and [..., 3H]) of obs [..., N, D] and world_state [..., S]: the
         part of a GRU step that needs no state, for any number of steps at once."""
         agent_id = jnp.broadcast_to(jnp.eye(self.num_agents), obs.shape[:-1] + (self.num_agents,))
         return Memory(actor=self.actor.apply(params["actor"], obs, agent_id, method="encode"),
                       critic=self.critic.apply(params["critic"], world_state, method="encode"))
 
-    def recur(self, params, memory: Memory, gates: Memory) -> Memory:
+    def gru_step(self, params, memory: Memory, gates: Memory) -> Memory:
         """The GRUs' next states from their states and a step's `encode`."""
-        return Memory(actor=self.actor.apply(params["actor"], memory.actor, gates.actor, method="recur"),
-                      critic=self.critic.apply(params["critic"], memory.critic, gates.critic, method="recur"))
+        return Memory(actor=self.actor.apply(params["actor"], memory.actor, gates.actor, method="gru_step"),
+                      critic=self.critic.apply(params["critic"], memory.critic, gates.critic, method="gru_step"))
 
-    def remember(self, params, memory: Memory, obs, world_state) -> Memory:
+    def step_memory(self, params, memory: Memory, obs, world_state) -> Memory:
         """One GRU step of every agent's actor and of the critic, for any leading batch shape: obs [..., N, D],
-        world_state [..., S], memory leaves [..., N, M] and [..., M]. Parent-free: one pass for all agents."""
-        return self.recur(params, memory, self.encode(params, obs, world_state))
+        world_state [..., S], memory leaves [..., N, H] and [..., H]. Parent-free: one pass for all agents."""
+        return self.gru_step(params, memory, self.encode(params, obs, world_state))
 
     def replay_critic(self, params, start, world_state, done):
-        """`replay` of the critic alone: start [E, M], world_state [T, E, S], done [T, E] -> states [T, E, M]."""
+        """`replay` of the critic alone: start [E, H], world_state [T, E, S], done [T, E] -> states [T, E, H]."""
         gates = self.critic.apply(params["critic"], world_state, method="encode")
         return self.critic.apply(params["critic"], start, gates, done, method="replay")
 
-    def remember_critic(self, params, critic_memory, world_state):
-        """The critic's GRU step alone ([..., M], [..., S] -> [..., M]): the value of a state reached (bootstrap)."""
-        return self.critic.apply(params["critic"], critic_memory, world_state, method="remember")
+    def step_critic_memory(self, params, critic_memory, world_state):
+        """The critic's GRU step alone ([..., H], [..., S] -> [..., H]): the value of a state reached (bootstrap)."""
+        return self.critic.apply(params["critic"], critic_memory, world_state, method="step_memory")
 
     @staticmethod
-    def forget(memory: Optional[Memory], done) -> Optional[Memory]:
+    def reset_memory(memory: Optional[Memory], done) -> Optional[Memory]:
         """memory with the states of envs whose episode ended (done [E] bool) zeroed: the next step starts anew."""
         if memory is None:
             return None
@@ -175,7 +180,7 @@ class BNPolicy:
     def replay(self, params, start: Memory, obs, world_state, done) -> Memory:
         """The states a rollout's steps acted with, recomputed from the state it started with (truncated BPTT):
         start leaves [E, ...], obs [T, E, N, D], world_state [T, E, S], done [T, E]. Returns Memory leaves [T, E, ...]
-        (the state after each step's `remember`, before `forget`), differentiable in params."""
+        (the state after each step's `step_memory`, before `reset_memory`), differentiable in params."""
 
         # the input projections of all T steps at once (large matmuls); a scan runs only the recurrent part
         # (networks.gru_sequence), differentiated by JAX
@@ -204,7 +209,7 @@ class BNPolicy:
             edge_logits = self.edge_net.apply(params["edge"], x)
             perm_logits = self.perm_net.apply(params["perm"], x) if self.learn_order else None
             g, order = dag_lib.sample_dag(
-                "context", n, noise, edge_logits, perm_logits, self.learn_order, self.tau, self.sinkhorn_iters,
+                self.mode, n, noise, edge_logits, perm_logits, self.learn_order, self.tau, self.sinkhorn_iters,
                 differentiable=differentiable,
             )
         else:
@@ -213,13 +218,13 @@ class BNPolicy:
         return g, g_eff, order
 
     # ---- actor ----
-    def _own(self, params, obs, memory: Optional[Memory] = None):
+    def _parent_free(self, params, obs, memory: Optional[Memory] = None):
         """The parent-free part of every agent's actor (Actor.own): obs [N, D] -> [N, F]; a recurrent policy reads
-        the agents' GRU states memory.actor [N, M] instead."""
+        the agents' GRU states memory.actor [N, H] instead."""
         if self.recurrent:
-            return self.actor.apply(params["actor"], memory.actor, method="own_of")
+            return self.actor.apply(params["actor"], memory.actor, method="parent_free_from")
         n = self.num_agents
-        return self.actor.apply(params["actor"], obs, jnp.eye(n), method="own")
+        return self.actor.apply(params["actor"], obs, jnp.eye(n), method="parent_free")
 
     def _head(self, params, own, parents, actions, obs):
         """Logits from the own part; parents [..., N] (G_eff columns) or None (mode none); actions int [N]."""
@@ -236,15 +241,15 @@ class BNPolicy:
         """Sample the joint action of one env step.
 
         obs [N, D], avail [N, A] bool, visible [N, N] bool, noise DagNoise or None; memory: the step's GRU states
-        (after `remember`; recurrent policies only).
+        (after `step_memory`; recurrent policies only).
         Returns actions int32 [N], logp float32 [N] (log π_i(a_i | o_i, a^{P_i})), G float32 [N, N].
         The parent-free part of the actor runs for all agents at once; the scan then evaluates, at each
         topological position, only the parent-dependent rest for the agent at that position.
         """
         n = self.num_agents
         g, g_eff, order = self.dag(params, obs, visible, noise, differentiable=False, memory=memory)  # values only
-        own = self._own(params, obs, memory)
-        if self.mode == "none":
+        own = self._parent_free(params, obs, memory)
+        if not self.has_parents:
             logits = mask_logits(self._head(params, own, None, None, obs), avail)
             actions = self._choose(key, logits)
             logp = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[:, None], -1)[:, 0]
@@ -268,15 +273,15 @@ class BNPolicy:
         Returns logp [N], entropy [N] (of each agent's conditional), G [N, N] (differentiable in context mode).
         """
         g, g_eff, _ = self.dag(params, obs, visible, noise, memory=memory)
-        parents = None if self.mode == "none" else g_eff.T  # row i: the parent weights of agent i
-        logits = self._head(params, self._own(params, obs, memory), parents, actions, obs)
+        parents = g_eff.T if self.has_parents else None  # row i: the parent weights of agent i
+        logits = self._head(params, self._parent_free(params, obs, memory), parents, actions, obs)
         logits = mask_logits(logits, avail)
         logp = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[:, None], -1)[:, 0]
         return logp, entropy_of_logits(logits, avail), g
 
     def value(self, params, world_state, memory: Optional[Memory] = None):
         """V in value-normalised units, any leading shape: of world_state [..., S], or for a recurrent policy of the
-        critic's GRU state memory.critic [..., M] (which has read the world state)."""
+        critic's GRU state memory.critic [..., H] (which has read the world state)."""
         if self.recurrent:
             return self.critic.apply(params["critic"], memory.critic)
         return self.critic.apply(params["critic"], world_state)

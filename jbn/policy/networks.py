@@ -13,10 +13,10 @@ Architectures (Table 2), where Base(h) = FC(h)-ReLU-FC(h)-ReLU:
   perm net:      joint obs - FC(h)-ReLU-FC(N^2)
 The agent id (one-hot) is appended to the actor input since parameters are shared across agents.
 
-Recurrent (`memory` > 0, `--recurrent gru`): a GRU of width M sits in front of each network and the network reads its
-state instead of its input. Actor: h_i ← GRU(h_i, ReLU(FC(M)(o_i, id_i))), then the arch above on h_i in place of
+Recurrent (`gru_width` H > 0, `--recurrent gru`): a GRU of width H sits in front of each network and the network reads its
+state instead of its input. Actor: h_i ← GRU(h_i, ReLU(FC(H)(o_i, id_i))), then the arch above on h_i in place of
 (o_i, id_i); the parents' actions still enter after the GRU (the head), so the GRU is parent-free and runs once per
-step for all agents before the topological scan. Critic: h ← GRU(h, ReLU(FC(M)(s))), then Base(h) - FC(1).
+step for all agents before the topological scan. Critic: h ← GRU(h, ReLU(FC(H)(s))), then Base(h) - FC(1).
 """
 from __future__ import annotations
 
@@ -46,8 +46,8 @@ class Base(nn.Module):
 
 
 def gru_cell(kernel, bias, h, gates):
-    """One GRU step: the new state from the state h [..., M] and the input gates [..., 3M] (`GRU.inputs`), with the
-    recurrent kernel [M, 3M] and bias [3M]; the one formula that `GRU.step` and `gru_sequence` share."""
+    """One GRU step: the new state from the state h [..., H] and the input gates [..., 3H] (`GRU.inputs`), with the
+    recurrent kernel [H, 3H] and bias [3H]; the one formula that `GRU.step` and `gru_sequence` share."""
     xr, xz, xn = jnp.split(gates, 3, axis=-1)
     hr, hz, hn = jnp.split(h @ kernel + bias, 3, axis=-1)
     r, z = nn.sigmoid(xr + hr), nn.sigmoid(xz + hz)
@@ -56,14 +56,14 @@ def gru_cell(kernel, bias, h, gates):
 
 
 def reset_where(done, x):
-    """x [T?, *B, M] with the rows of `done` ([T?, *B'], a prefix of *B) zeroed."""
+    """x [T?, *B, H] with the rows of `done` ([T?, *B'], a prefix of *B) zeroed."""
     return jnp.where(done.reshape(done.shape + (1,) * (x.ndim - done.ndim)), 0.0, x)
 
 
 def gru_sequence(kernel, bias, gates, h0, done):
-    """The states of a GRU run over a sequence: gates [T, *B, 3M] (the input projection of every step, `GRU.inputs`),
-    h0 [*B, M], done [T, *B'] (*B' a prefix of *B: the state is zeroed after a step whose episode ended). Returns
-    states [T, *B, M], the state after each step before the reset (as `GRU.step` step by step). A `lax.scan` over
+    """The states of a GRU run over a sequence: gates [T, *B, 3H] (the input projection of every step, `GRU.inputs`),
+    h0 [*B, H], done [T, *B'] (*B' a prefix of *B: the state is zeroed after a step whose episode ended). Returns
+    states [T, *B, H], the state after each step before the reset (as `GRU.step` step by step). A `lax.scan` over
     the recurrent part only, differentiated by JAX (backpropagation through time; a hand-written backward pass was
     measured no faster inside the training program, bench/RESULTS.md)."""
 
@@ -76,8 +76,8 @@ def gru_sequence(kernel, bias, gates, h0, done):
 
 
 class GRU(nn.Module):
-    """A GRU of width M (Cho et al. 2014, in PyTorch's form: the reset gate scales the recurrent term after its bias),
-    split where a sequence is parallel: `inputs(x) -> [..., 3M]`, the input's share of the three gates (r, z, n),
+    """A GRU of width H (Cho et al. 2014, in PyTorch's form: the reset gate scales the recurrent term after its bias),
+    split where a sequence is parallel: `inputs(x) -> [..., 3H]`, the input's share of the three gates (r, z, n),
     for every step of a sequence at once; `step(h, gates) -> h'`, the recurrent part, the only one a scan over time
     must run step by step:
         r = σ(W_ir x + b_ir + W_hr h + b_hr),  z = σ(W_iz x + b_iz + W_hz h + b_hz)
@@ -147,13 +147,13 @@ class Actor(nn.Module):
     num_actions: int
     arch: str = "smax"
     hidden: int = 64
-    memory: int = 0  # GRU width M (0: feed-forward)
+    gru_width: int = 0  # GRU width (0: feed-forward)
 
     def setup(self):
         n, a, h = self.num_agents, self.num_actions, self.hidden
-        if self.memory:
-            self.embed = _dense(self.memory)
-            self.gru = GRU(self.memory)
+        if self.gru_width:
+            self.embed = _dense(self.gru_width)
+            self.gru = GRU(self.gru_width)
         if self.arch == "smax":
             # FC(h) on Concat(o_i, id_i, a^P), written as an own half and a bias-free parent half.
             self.own_in = _dense(h)
@@ -172,24 +172,24 @@ class Actor(nn.Module):
             raise ValueError(f"unknown actor arch {self.arch!r}; valid: {ACTOR_ARCHS}")
 
     def encode(self, obs, agent_id):
-        """The GRU's gate inputs [..., 3M] from (o_i, id_i) (recurrent only; any number of steps at once)."""
+        """The GRU's gate inputs [..., 3H] from (o_i, id_i) (recurrent only; any number of steps at once)."""
         return self.gru.inputs(nn.relu(self.embed(jnp.concatenate([obs, agent_id], -1))))
 
-    def recur(self, carry, gates):
-        """The GRU's next state [..., M] from its state `carry` [..., M] and the step's `encode`."""
+    def gru_step(self, carry, gates):
+        """The GRU's next state [..., H] from its state `carry` [..., H] and the step's `encode`."""
         return self.gru.step(carry, gates)
 
-    def remember(self, carry, obs, agent_id):
-        return self.recur(carry, self.encode(obs, agent_id))
+    def step_memory(self, carry, obs, agent_id):
+        return self.gru_step(carry, self.encode(obs, agent_id))
 
     def replay(self, carry, gates, done):
-        """The GRU states of a whole sequence (`GRU.sequence`): carry [*B, M], gates [T, *B, 3M], done [T, *B']."""
+        """The GRU states of a whole sequence (`GRU.sequence`): carry [*B, H], gates [T, *B, 3H], done [T, *B']."""
         return self.gru.sequence(carry, gates, done)
 
-    def own(self, obs, agent_id):
-        return self.own_of(jnp.concatenate([obs, agent_id], -1))
+    def parent_free(self, obs, agent_id):
+        return self.parent_free_from(jnp.concatenate([obs, agent_id], -1))
 
-    def own_of(self, x):
+    def parent_free_from(self, x):
         """The parent-free part from the actor's input x: (o_i, id_i), or the GRU state h_i when recurrent."""
         if self.arch == "smax":
             return self.own_in(x)  # pre-activation of the first layer
@@ -215,9 +215,9 @@ class Actor(nn.Module):
         return self.out(jnp.concatenate([own, self.parent_base(jnp.concatenate([po, pa], -1))], -1))
 
     def __call__(self, obs, agent_id, parents=None, actions=None, obs_all=None, carry=None):
-        if self.memory:
-            return self.head(self.own_of(self.remember(carry, obs, agent_id)), parents, actions, obs_all)
-        return self.head(self.own(obs, agent_id), parents, actions, obs_all)
+        if self.gru_width:
+            return self.head(self.parent_free_from(self.step_memory(carry, obs, agent_id)), parents, actions, obs_all)
+        return self.head(self.parent_free(obs, agent_id), parents, actions, obs_all)
 
 
 class Critic(nn.Module):
@@ -231,26 +231,26 @@ class Critic(nn.Module):
 
 
 class RecurrentCritic(nn.Module):
-    """The critic behind a GRU of width M: remember(carry [..., M], world_state [..., S]) -> the next state [..., M]
-    (= recur(carry, encode(world_state)), as the actor's); __call__(state [..., M]) -> V [...] (value-normalised)."""
+    """The critic behind a GRU of width H: step_memory(carry [..., H], world_state [..., S]) -> the next state [..., H]
+    (= gru_step(carry, encode(world_state)), as the actor's); __call__(state [..., H]) -> V [...] (value-normalised)."""
 
     hidden: int = 64
-    memory: int = 64
+    gru_width: int = 64
 
     def setup(self):
-        self.embed = _dense(self.memory)
-        self.gru = GRU(self.memory)
+        self.embed = _dense(self.gru_width)
+        self.gru = GRU(self.gru_width)
         self.base = Base(self.hidden)
         self.out = _dense(1, 1.0)
 
     def encode(self, world_state):
         return self.gru.inputs(nn.relu(self.embed(world_state)))
 
-    def recur(self, carry, gates):
+    def gru_step(self, carry, gates):
         return self.gru.step(carry, gates)
 
-    def remember(self, carry, world_state):
-        return self.recur(carry, self.encode(world_state))
+    def step_memory(self, carry, world_state):
+        return self.gru_step(carry, self.encode(world_state))
 
     def replay(self, carry, gates, done):
         return self.gru.sequence(carry, gates, done)
@@ -259,7 +259,7 @@ class RecurrentCritic(nn.Module):
         return self.out(self.base(state))[..., 0]
 
     def initialize(self, carry, world_state):
-        return self(self.remember(carry, world_state))
+        return self(self.step_memory(carry, world_state))
 
 
 class EdgeNet(nn.Module):

@@ -51,6 +51,7 @@ from typing import Annotated, Callable, Literal, NamedTuple, Optional, Sequence
 import numpy as np
 import tyro
 
+from ..policy.dag_modes import is_learned
 from ..training.labels import format_value, point_label  # noqa: F401  (re-exported)
 
 Metric = Literal["return", "win_rate", "reward_per_step"]
@@ -120,7 +121,7 @@ class Run:
     @property
     def shows_schedule(self) -> bool:
         """η and α belong on the density figure: a context run (or one of unknown mode) whose penalty acts."""
-        if self.config.get("dag", "context") != "context":
+        if not is_learned(self.config.get("dag", "context")):
             return False
         return any(isinstance(r.get("alpha"), (int, float)) and r["alpha"] > 0 for r in self.metrics)
 
@@ -163,7 +164,7 @@ def default_label(config: dict, fallback: str) -> str:
         return fallback
     label = f"{env} {dag}" + (" gru" if config.get("recurrent") == "gru" else "")
     anneal = config.get("anneal")
-    if dag == "context" and anneal not in (None, "none"):
+    if is_learned(dag) and anneal not in (None, "none"):
         label += f" (anneal {anneal})"
     return label
 

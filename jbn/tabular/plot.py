@@ -22,13 +22,14 @@ def plot_fig3(records: Sequence[dict], path: str) -> None:
     ns = sorted({r["n_agents"] for r in records})
     fig, axes = plt.subplots(2, len(ns), figsize=(4.2 * len(ns), 6.4), squeeze=False, sharex="col")
     colors = {"none": "tab:blue", "line": "tab:orange", "full": "tab:green"}
+    dashed = {(2, "full")}  # N = 2: line and full coincide, so full is drawn dashed over line
     for col, n in enumerate(ns):
         for r in (r for r in records if r["n_agents"] == n):
             x = np.asarray(r["iters"])
             for row, key in ((0, "poa"), (1, "nash_gap")):
                 m, se = np.asarray(r[f"{key}_mean"]), np.asarray(r[f"{key}_stderr"])
                 ax = axes[row, col]
-                ls = "--" if (n == 2 and r["dag"] == "full") else "-"  # N = 2: line and full coincide
+                ls = "--" if (n, r["dag"]) in dashed else "-"
                 ax.plot(x, m, ls, color=colors.get(r["dag"]), label=DAG_LABELS.get(r["dag"], r["dag"]))
                 ax.fill_between(x, m - se, m + se, color=colors.get(r["dag"]), alpha=0.25, linewidth=0)
         axes[0, col].set_title(f"cg_{n}")

@@ -17,8 +17,8 @@ import tyro
 import envs_jax
 from envs_jax.registry import check_choice, sc2_names, train_names
 
+from ..policy.dag_modes import DagMode, has_parents, is_learned
 from . import schedules, sweep
-from ..policy.dag import DagMode
 from .errors import UserError  # noqa: F401  (re-exported: jbn.training.config.UserError)
 from ..policy.networks import Arch
 from .ppo import GradClip, Ratio
@@ -354,7 +354,7 @@ def _resolved(cfg: Config) -> bool:
 def refuse_idle_flags(given: Config, cfg: Config) -> None:
     """UserError for a field set by the user (`given`, before presets) that cannot act in the resolved `cfg`: a flag
     that would be silently ignored is refused, with the reason and what would make it act."""
-    context = cfg.dag == "context"
+    context = is_learned(cfg.dag)
     why = []
     if given.anneal is not None and not context:
         why.append(f"--anneal {given.anneal}: the density schedule acts on the learned DAG only (--dag context), and "
@@ -368,10 +368,10 @@ def refuse_idle_flags(given: Config, cfg: Config) -> None:
         why.append(f"--sinkhorn-iters {given.sinkhorn_iters}: Gumbel-Sinkhorn runs only for a learned order "
                    f"(--dag context with learn_order true), and {reason}")
     smax = smax_twin(cfg.env).startswith("smax_")
-    if given.mask_invisible_parents is not None and (cfg.dag == "none" or not smax):
-        reason = "with --dag none no agent has parents" if cfg.dag == "none" else f"{cfg.env} has no visibility"
+    if given.mask_invisible_parents is not None and (not has_parents(cfg.dag) or not smax):
+        reason = "with --dag none no agent has parents" if not has_parents(cfg.dag) else f"{cfg.env} has no visibility"
         why.append(f"--mask-invisible-parents: it masks parents the child cannot see on SMAX maps, and {reason}")
-    if given.parent_obs is not None and cfg.dag == "none":
+    if given.parent_obs is not None and not has_parents(cfg.dag):
         why.append("--parent-obs: with --dag none no agent has parents whose observations it could read")
     if given.gru_hidden is not None and cfg.recurrent != "gru":
         why.append(f"--gru-hidden {given.gru_hidden}: only a recurrent policy has a GRU (--recurrent gru), and "

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..policy.dag_modes import is_learned
 from .errors import UserError
 from .labels import point_label
 from .types import Hyper
@@ -116,7 +117,7 @@ def check(cfg) -> tuple[str, ...]:
     """Validate the sweep of a resolved config (UserError, before anything is compiled); its canonical form."""
     axes = parse(cfg.sweep)
     scheduled = [name for name, _ in axes if name in _SCHEDULE]
-    if scheduled and (cfg.dag != "context" or not cfg.anneal_config.enabled):
+    if scheduled and (not is_learned(cfg.dag) or not cfg.anneal_config.enabled):
         raise UserError(
             f"--sweep {scheduled[0]}: the density penalty is off in this run (dag={cfg.dag}, anneal={cfg.anneal}), "
             f"so {scheduled[0]} changes nothing; sweep {', '.join(_SCHEDULE)} only with --dag context and "

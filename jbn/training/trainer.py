@@ -5,7 +5,7 @@ the host: no files, no printing, no clocks; the driver (jbn/driver/loop.py) does
     init(key[, hyper]) -> RunnerState                (hyper: the run's `Hyper`, default the config's values)
     update_chunk(state) -> (state, metrics [K])      K = cfg.updates_per_chunk PPO updates, one lax.scan
     rollout(state) -> (state, traj);  learn(state, traj) -> (state, metrics)   one update = learn(*rollout(state))
-`jax.jit(over_seeds(update_chunk, R))` (a vmap) runs every run at once: the seeds times the sweep points
+`jax.jit(over_runs(update_chunk, R))` (a vmap) runs every run at once: the seeds times the sweep points
 (jbn.training.sweep), spread over every device by jbn.host.placement.
 """
 from __future__ import annotations
@@ -21,11 +21,11 @@ import optax
 import envs_jax
 
 from ..policy import dag as dag_lib
+from ..policy.joint import BNPolicy, Memory
 from . import ppo, schedules, sweep
 from .config import Config
-from ..policy.joint import BNPolicy, Memory
 from .rollout import act_and_step, step_keys
-from .types import Batch, Decision, Hyper, RunnerState, Transition
+from .types import Batch, Decision, Hyper, RunnerState, Transition, ValueNorm
 
 
 # The axes of the device mesh (jbn/host/placement.py builds it): the runs, and the envs of one run when
@@ -74,7 +74,7 @@ def make_policy(cfg: Config, env: envs_jax.ArrayEnv) -> BNPolicy:
         mask_invisible_parents=cfg.mask_invisible_parents,
         parent_obs=cfg.parent_obs,
         sinkhorn_iters=cfg.sinkhorn_iters,
-        memory=cfg.gru_hidden if cfg.recurrent == "gru" else 0,
+        gru_width=cfg.gru_hidden if cfg.recurrent == "gru" else 0,
         dag_reads_memory=cfg.dag_input == "memory",
     )
 
@@ -164,7 +164,7 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
             decision = Decision(noise=act.noise, actions=act.actions, logp=act.logp,
                                 value_n=policy.value(state.params, ts.world_state, act.memory),
                                 density=dag_lib.density(act.g), memory=memory)
-            return (env_state, next_ts, policy.forget(act.memory, next_ts.done), key), Transition.of(ts, decision, next_ts)
+            return (env_state, next_ts, policy.reset_memory(act.memory, next_ts.done), key), Transition.of(ts, decision, next_ts)
 
         key, rkey = jax.random.split(state.key)
         (env_state, ts, memory, _), traj = jax.lax.scan(
@@ -176,40 +176,24 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
         swept hyper-parameter comes from state.hyper (array leaves: a sweep is a batch axis, not a recompile)."""
         chex.assert_tree_shape_prefix(traj, (T, E))  # trace time only: a host stepper's rollout has the program's shape
         h = read_hyper(state.hyper)
-        frac = state.update.astype(jnp.float32) / cfg.num_updates
-        if policy.learns_dag:
-            eta = schedules.eta(frac, anneal, a=h.anneal_a, b=h.anneal_b)
-            alpha = schedules.alpha(frac, anneal, b=h.anneal_b, c=h.anneal_c, alpha0=h.alpha0, alpha1=h.alpha1)
-        else:
-            eta, alpha = jnp.float32(1.0), jnp.float32(0.0)
+        eta, alpha = penalty_schedule(policy, anneal, state.update.astype(jnp.float32) / cfg.num_updates, h)
         coefs = ppo.LossCoefs(clip_eps=h.clip_eps, vf_coef=h.vf_coef, ent_coef=h.ent_coef, huber_delta=h.huber_delta)
-
-        vn = state.value_norm
-        values = ppo.value_norm_denormalize(vn, traj.value_n)  # [T, E]
-        if policy.recurrent:  # the critic's state after each step, then one more GRU step on the state reached
-            states = policy.replay_critic(state.params, traj.memory.critic[0], traj.world_state, traj.done)
-            reached = Memory(actor=None, critic=policy.remember_critic(state.params, states, traj.final_world_state))
-            next_values = ppo.value_norm_denormalize(vn, policy.value(state.params, None, reached))
-        else:
-            next_values = ppo.value_norm_denormalize(vn, policy.value(state.params, traj.final_world_state))
-        adv, targets = ppo.gae(traj.reward, values, next_values, traj.terminated, traj.done, h.gamma, h.gae_lambda)
-        vn = ppo.value_norm_update(vn, targets)
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        batch = Batch.of(traj, adv, ppo.value_norm_normalize(vn, targets))
-        M = cfg.num_minibatches
+        adv, targets_n, vn = advantages(policy, state.params, state.value_norm, traj, h)
+        batch = Batch.of(traj, adv, targets_n)
+        num_mb = cfg.num_minibatches
         if policy.recurrent:  # the replay needs the states of the first step only: [1, E, ...]
             batch = batch._replace(memory=jax.tree.map(lambda x: x[:1], batch.memory))
         else:
             batch = jax.tree.map(lambda x: x.reshape((T * E,) + x.shape[2:]), batch)
 
         def split(batch, key):
-            """M minibatches: of (step, env) samples; a recurrent policy's of envs, each with its whole sequence."""
+            """num_mb minibatches: of (step, env) samples; a recurrent policy's of envs, each with its whole sequence."""
             if policy.recurrent:
                 perm = jax.random.permutation(key, E)
                 return on_data(jax.tree.map(
-                    lambda x: jnp.swapaxes(x[:, perm].reshape(x.shape[:1] + (M, E // M) + x.shape[2:]), 0, 1), batch), 2)
+                    lambda x: jnp.swapaxes(x[:, perm].reshape(x.shape[:1] + (num_mb, E // num_mb) + x.shape[2:]), 0, 1), batch), 2)
             perm = jax.random.permutation(key, T * E)
-            return on_data(jax.tree.map(lambda x: x[perm].reshape((M, cfg.minibatch_size) + x.shape[1:]), batch), 1)
+            return on_data(jax.tree.map(lambda x: x[perm].reshape((num_mb, cfg.minibatch_size) + x.shape[1:]), batch), 1)
 
         def epoch(carry, _):
             params, opt_state, key = carry
@@ -231,19 +215,7 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
         (params, opt_state, _), infos = jax.lax.scan(
             epoch, (state.params, set_hyper(state.opt_state, h), ekey), None, cfg.num_epochs
         )
-        n_done = traj.done.sum()
-        metrics = Metrics(
-            update=state.update + 1,
-            env_steps=(state.update + 1) * (T * E),
-            episode_return=jnp.where(n_done > 0, (traj.episode_return * traj.done).sum() / n_done, jnp.nan),
-            win_rate=jnp.where(n_done > 0, (traj.won & traj.done).sum() / n_done, jnp.nan),
-            episodes=n_done,
-            reward_per_step=traj.reward.mean(),
-            dag_density=traj.density.mean(),
-            eta=eta,
-            alpha=alpha,
-            loss=jax.tree.map(jnp.mean, infos),
-        )
+        metrics = update_metrics(state.update + 1, T * E, traj, eta, alpha, infos)
         state = state.replace(params=params, opt_state=opt_state, value_norm=vn, key=key, update=state.update + 1)
         return state, metrics
 
@@ -258,7 +230,52 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
                    rollout=rollout, learn=learn)
 
 
-def over_seeds(fn, num_seeds: int, spmd_axis_name: str | None = None):
+def penalty_schedule(policy: BNPolicy, anneal: schedules.AnnealConfig, frac, h: Hyper):
+    """(η, α) of the density penalty at training progress frac = update / num_updates (η = 1, α = 0: no penalty,
+    for a DAG that is not learned)."""
+    if policy.learns_dag:
+        eta = schedules.eta(frac, anneal, a=h.anneal_a, b=h.anneal_b)
+        alpha = schedules.alpha(frac, anneal, b=h.anneal_b, c=h.anneal_c, alpha0=h.alpha0, alpha1=h.alpha1)
+        return eta, alpha
+    return jnp.float32(1.0), jnp.float32(0.0)
+
+
+def advantages(policy: BNPolicy, params, vn: ValueNorm, traj: Transition, h: Hyper):
+    """GAE of a rollout traj ([T, E] leaves), bootstrapped from the value of the state each step reached, and the
+    value targets. Returns (normalised advantages [T, E], value-normalised targets [T, E], the ValueNorm updated with
+    the targets)."""
+    values = ppo.value_norm_denormalize(vn, traj.value_n)  # [T, E]
+    if policy.recurrent:  # the critic's state after each step, then one more GRU step on the state reached
+        states = policy.replay_critic(params, traj.memory.critic[0], traj.world_state, traj.done)
+        reached = Memory(actor=None, critic=policy.step_critic_memory(params, states, traj.final_world_state))
+        next_values = ppo.value_norm_denormalize(vn, policy.value(params, None, reached))
+    else:
+        next_values = ppo.value_norm_denormalize(vn, policy.value(params, traj.final_world_state))
+    adv, targets = ppo.gae(traj.reward, values, next_values, traj.terminated, traj.done, h.gamma, h.gae_lambda)
+    vn = ppo.value_norm_update(vn, targets)
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    return adv, ppo.value_norm_normalize(vn, targets), vn
+
+
+def update_metrics(update, steps_per_update: int, traj: Transition, eta, alpha, infos: ppo.LossInfo) -> Metrics:
+    """The Metrics of update number `update` (counted from 1) from its rollout and its losses ([epochs, minibatches]
+    leaves, averaged)."""
+    n_done = traj.done.sum()
+    return Metrics(
+        update=update,
+        env_steps=update * steps_per_update,
+        episode_return=jnp.where(n_done > 0, (traj.episode_return * traj.done).sum() / n_done, jnp.nan),
+        win_rate=jnp.where(n_done > 0, (traj.won & traj.done).sum() / n_done, jnp.nan),
+        episodes=n_done,
+        reward_per_step=traj.reward.mean(),
+        dag_density=traj.density.mean(),
+        eta=eta,
+        alpha=alpha,
+        loss=jax.tree.map(jnp.mean, infos),
+    )
+
+
+def over_runs(fn, num_seeds: int, spmd_axis_name: str | None = None):
     """Map `fn` of one run over a leading runs axis of size `num_seeds` (seeds, or seeds x sweep points):
     `jax.vmap` for several runs; for one run the axis is squeezed and re-added instead (a size-1 vmap axis slows
     XLA's CPU code for the SMAX env step; bench/RESULTS.md, "Training throughput"). spmd_axis_name: the mesh axis the runs are sharded over (jbn.host.placement), so that sharding
@@ -273,7 +290,7 @@ def over_seeds(fn, num_seeds: int, spmd_axis_name: str | None = None):
     return one
 
 
-def init_seeds(init, keys, hypers=None) -> RunnerState:
+def init_runs(init, keys, hypers=None) -> RunnerState:
     """The initial states of a batch of runs, [R, ...] leaves: `init` compiled once and called per run (with its
     Hyper when given), then stacked. Not `vmap(init)`: the orthogonal initialisers would make that a batched QR,
     and batched LAPACK kernels can deadlock XLA's CPU thread pool (bench/RESULTS.md, "Why the linear solve is not
@@ -283,11 +300,11 @@ def init_seeds(init, keys, hypers=None) -> RunnerState:
     return jax.tree.map(lambda *x: jnp.stack(x), *states)
 
 
-def seed_keys(cfg: Config):
+def run_keys(cfg: Config):
     """One key per run: seed k of a batch (of every sweep point) is exactly the run `--seed (seed + k)` alone."""
     return sweep.run_keys(cfg)
 
 
 def stacked_hypers(cfg: Config) -> Hyper:
-    """Every run's Hyper, stacked to [R] leaves (the batch order of `seed_keys`)."""
+    """Every run's Hyper, stacked to [R] leaves (the batch order of `run_keys`)."""
     return jax.tree.map(lambda *x: np.stack(x), *sweep.run_hypers(cfg))
