@@ -131,7 +131,7 @@ def test_envs_the_policy_cannot_play_are_refused(smax_run, tmp_path):
     refused("cg_2", "plays only smax_3m or sc2_3m")
     with pytest.raises(UserError, match="--sc2-games must be >= 1"):
         evaluate.run_cli(evaluate.EvalArgs(smax_run, env="sc2_3m", sc2_games=0))
-    with pytest.raises(UserError, match="--render draws SMAX maps only"):
+    with pytest.raises(UserError, match="--render cannot draw sc2_3m: the real StarCraft II"):
         evaluate.run_cli(evaluate.EvalArgs(smax_run, env="sc2_3m", render=str(tmp_path / "x.gif")))
     assert not any(n.startswith("eval_") for n in os.listdir(smax_run))
 

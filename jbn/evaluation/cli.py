@@ -22,6 +22,7 @@ from rich.console import Console
 
 from ..training.config import UserError, is_sc2, preset_values
 from ..training.sweep import runs as runs_of
+from ..training.trainer import make_env
 from . import combos_for, eval_seed, load_config, load_params, make_evaluator, pick_checkpoint
 from .on_real_game import game_for_run, play_on_game, target_env
 from .render import check_renderable, render_episode
@@ -43,7 +44,8 @@ class EvalArgs:
     out: Optional[str] = None
     """JSON output file (default: RUN_DIR/eval_<U>.json)"""
     render: Optional[str] = None
-    """SMAX only: write one evaluation episode of seed 0 (joint policy, sampled) as a GIF to this path"""
+    """SMAX, MPE, LBF and RWARE: write one evaluation episode of seed 0 (joint policy, sampled) as a GIF to this
+    path, the sampled DAG drawn between the agents"""
     env: Optional[str] = None
     """evaluate on this env instead of the run's: sc2_<map> (the real StarCraft II) for a run trained on smax_<map>"""
     sc2_games: int = 1
@@ -62,7 +64,7 @@ def run_cli(args: EvalArgs, console=None) -> dict:
     if args.sc2_games < 1:
         raise UserError(f"--sc2-games must be >= 1, got {args.sc2_games!r}")
     if args.render is not None:
-        check_renderable(env_name, args.render)
+        check_renderable(env_name, args.render, lambda: make_env(cfg))  # builds the env, compiles nothing
     update, path = pick_checkpoint(args.run_dir, args.checkpoint, warn)
     episodes = args.episodes
     if episodes is None:
@@ -103,7 +105,7 @@ def run_cli(args: EvalArgs, console=None) -> dict:
     if args.render is not None:
         seed0 = jax.tree.map(lambda x: x[0], params)
         frames = render_episode(trainer.policy, trainer.env, seed0, jax.random.fold_in(key, cfg.seed), args.render,
-                                num_episodes=episodes, greedy=args.greedy)
+                                num_episodes=episodes, greedy=args.greedy, name=env_name)
         console.print(f"wrote {args.render} ({frames} frames)", soft_wrap=True, highlight=False)
         done["render"] = args.render
         done["frames"] = frames
