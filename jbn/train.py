@@ -37,10 +37,12 @@ def resume_defaults(argv: list[str]) -> Config:
     # The chunk size follows the updates that remain unless given again; where this process runs (multi-host
     # addresses, its index) comes from this command line, never from the run's first start.
     saved = {k: v for k, v in saved.items() if k not in ("coordinator", "num_processes", "process_id")}
-    if "sweep" in saved:
-        saved["sweep"] = tuple(saved["sweep"])
-    if any(a == "--sweep" or a.startswith("--sweep=") for a in argv):
-        saved.pop("sweep", None)  # given again: it replaces the saved one (--sweep appends to its default)
+    for name in ("sweep", "env_kwargs", "env_rules"):  # appended to their default on the command line: given again, they
+        if name in saved:                # replace the saved ones (and a different value is refused on resume)
+            saved[name] = tuple(saved[name])
+        flag = "--" + name.replace("_", "-")
+        if any(a == flag or a.startswith(flag + "=") for a in argv):
+            saved.pop(name, None)
     return Config(**{**saved, "updates_per_chunk": None, "resume": True})
 
 

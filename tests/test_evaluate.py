@@ -200,7 +200,7 @@ def test_in_pass_analyses_equal_analysis_functions_on_the_recorded_steps(mode):
     for t in range(length):  # recompute each step's observation from the recorded state
         s = jax.tree.map(lambda x: x[t], rec.env_state.env_state)
         obs = jnp.stack([v for k, v in env.env._obs(s).items() if k != "world_state"])
-        avail = env._avail(s)
+        avail = env.family._avail(s)
         kl.append(analysis.multimodality_kl(pol, params, obs, avail, jnp.ones((3, 3), bool), None, rec.actions[t]))
         deg.append(analysis.dag_degrees(rec.g[t], jnp.arange(3)).in_degree)
     kl, deg = np.asarray(kl), np.asarray(deg)
@@ -229,7 +229,7 @@ def test_smax_in_pass_analyses_equal_analysis_functions_on_the_recorded_steps():
         state = jax.tree.map(lambda x: x[t], out.record.env_state)
         allies = analysis.smax_allies(env, state)
         g = out.record.g[t]
-        for k, tally in (("vis", analysis.visible_parent_fraction(g, env._visible(state.env_state), allies.alive)),
+        for k, tally in (("vis", analysis.visible_parent_fraction(g, env.family._visible(state.env_state), allies.alive)),
                          ("health", analysis.parent_health_ratio(g, allies.health, allies.alive)),
                          ("dist", analysis.parent_distance_ratio(g, allies.positions, allies.alive))):
             sums[k][0] += np.asarray(tally.num)

@@ -57,6 +57,6 @@ def make_factory_env(spec: str, /, **kwargs):
         raise ValueError(f"env={spec!r}: the factory returned a {type(env).__module__}.{type(env).__name__}, "
                          f"not an env (a jaxmarl MultiAgentEnv, a Jumanji Environment or an "
                          f"envs_jax.families.Family)") from e
-    except ValueError as e:
-        raise ValueError(f"env={spec!r}: {e}") from e
+    except ValueError:
+        pass  # a rule the env does not meet by default (no episode limit, say): ArrayEnv(env, **rules) decides
     return env

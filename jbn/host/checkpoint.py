@@ -43,6 +43,8 @@ RESUME_FREE = frozenset(
 # Where the runs are placed, not what they compute: free on resume (a run may continue on other devices).
 PLACEMENT = frozenset({"data_parallel", "memory_check", "coordinator", "num_processes", "process_id"})
 MANIFEST = "manifest.json"
+# Fields added after runs were written, with the value every run of that time had (no env had a shaped reward).
+LEGACY = {"reward_shaping_horizon": 0, "torso": "mlp"}
 
 
 class ConfigMismatch(UserError):
@@ -77,8 +79,10 @@ def check_resume_config(run_dir: str, config: dict) -> dict:
     config. total_steps may change only when no annealing schedule depends on it (a fixed DAG or
     anneal == none): the schedule is a function of update / num_updates."""
     saved = saved_config(run_dir, "--resume: ")
-    # A field the saved config lacks (a run from before the field existed) had its default value.
-    saved = {**{f.name: f.default for f in dataclasses.fields(Config)}, **saved}
+    # A field the saved config lacks (a run from before the field existed) had its default value, or the value the
+    # code of that time implied (LEGACY).
+    defaults = {f.name: LEGACY.get(f.name, f.default) for f in dataclasses.fields(Config)}
+    saved = {**json.loads(json.dumps(defaults)), **saved}
     schedule_free = not is_learned(config.get("dag")) or config.get("anneal") == "none"
     free = RESUME_FREE | PLACEMENT | ({"total_steps"} if schedule_free else set())
     config = json.loads(json.dumps(config))  # as config.json holds it (tuples as lists)

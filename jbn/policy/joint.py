@@ -77,6 +77,11 @@ class BNPolicy:
     # Evaluation only (jbn/evaluate.py): each agent takes the argmax of its conditional, in topological order,
     # and the DAG is the most likely one (zero Gumbel noise: per-edge argmax, max-weight order). Never trained.
     greedy: bool = False
+    # Grid observations (torso "cnn", networks read [H, W, C] through a ConvTorso): one agent's observation shape and
+    # the world state's; () means the vectors [obs_dim] and [state_dim].
+    torso: str = "mlp"
+    obs_shape: tuple = ()
+    state_shape: tuple = ()
 
     def __post_init__(self):
         if self.mode not in dag_lib.DAG_MODES:
@@ -85,11 +90,13 @@ class BNPolicy:
     # ---- modules ----
     @property
     def actor(self):
-        return Actor(self.num_agents, self.num_actions, self.arch, self.hidden, self.gru_width)
+        return Actor(self.num_agents, self.num_actions, self.arch, self.hidden, self.gru_width, self.torso)
 
     @property
     def critic(self):
-        return RecurrentCritic(self.hidden, self.gru_width) if self.gru_width else Critic(self.hidden)
+        if self.gru_width:
+            return RecurrentCritic(self.hidden, self.gru_width, self.torso)
+        return Critic(self.hidden, self.torso)
 
     @property
     def recurrent(self) -> bool:
@@ -97,11 +104,21 @@ class BNPolicy:
 
     @property
     def edge_net(self):
-        return EdgeNet(self.num_agents, self.hidden, self.deepset_edges)
+        return EdgeNet(self.num_agents, self.hidden, self.deepset_edges, self._dag_torso)
 
     @property
     def perm_net(self):
-        return PermNet(self.num_agents, self.hidden)
+        return PermNet(self.num_agents, self.hidden, self._dag_torso)
+
+    @property
+    def _dag_torso(self) -> str:
+        """The edge and permutation nets read observations through the torso, GRU states ([N, H]) directly."""
+        return "mlp" if self.dag_reads_memory else self.torso
+
+    @property
+    def one_obs_shape(self) -> tuple:
+        """One agent's observation shape ([D] for vectors)."""
+        return tuple(self.obs_shape) or (self.obs_dim,)
 
     @property
     def learns_dag(self) -> bool:
@@ -113,23 +130,24 @@ class BNPolicy:
         return dag_lib.has_parents(self.mode)
 
     def init(self, key):
-        n, d, a = self.num_agents, self.obs_dim, self.num_actions
+        n, a = self.num_agents, self.num_actions
+        o, s = self.one_obs_shape, tuple(self.state_shape) or (self.state_dim,)
         k1, k2, k3, k4 = jax.random.split(key, 4)
         if self.recurrent:
             m = jnp.zeros((self.gru_width,))
             params = {
-                "actor": self.actor.init(k1, jnp.zeros((d,)), jnp.zeros((n,)), jnp.zeros((n,)),
-                                         jnp.zeros((n,), jnp.int32), jnp.zeros((n, d)), m),
-                "critic": self.critic.init(k2, m, jnp.zeros((self.state_dim,)), method="initialize"),
+                "actor": self.actor.init(k1, jnp.zeros(o), jnp.zeros((n,)), jnp.zeros((n,)),
+                                         jnp.zeros((n,), jnp.int32), jnp.zeros((n,) + o), m),
+                "critic": self.critic.init(k2, m, jnp.zeros(s), method="initialize"),
             }
         else:
             params = {
-                "actor": self.actor.init(k1, jnp.zeros((d,)), jnp.zeros((n,)), jnp.zeros((n,)),
-                                         jnp.zeros((n,), jnp.int32), jnp.zeros((n, d))),
-                "critic": self.critic.init(k2, jnp.zeros((self.state_dim,))),
+                "actor": self.actor.init(k1, jnp.zeros(o), jnp.zeros((n,)), jnp.zeros((n,)),
+                                         jnp.zeros((n,), jnp.int32), jnp.zeros((n,) + o)),
+                "critic": self.critic.init(k2, jnp.zeros(s)),
             }
         if self.learns_dag:
-            dag_in = jnp.zeros((n, self.gru_width if self.dag_reads_memory else d))
+            dag_in = jnp.zeros((n, self.gru_width) if self.dag_reads_memory else (n,) + o)
             params["edge"] = self.edge_net.init(k3, dag_in)
             if self.learn_order:
                 params["perm"] = self.perm_net.init(k4, dag_in)
@@ -147,7 +165,8 @@ class BNPolicy:
     def encode(self, params, obs, world_state) -> Memory:
         """The GRUs' gate inputs (leaves [..., N, 3H] and [..., 3H]) of obs [..., N, D] and world_state [..., S]: the
         part of a GRU step that needs no state, for any number of steps at once."""
-        agent_id = jnp.broadcast_to(jnp.eye(self.num_agents), obs.shape[:-1] + (self.num_agents,))
+        lead = obs.shape[: obs.ndim - len(self.one_obs_shape)]  # [..., N]
+        agent_id = jnp.broadcast_to(jnp.eye(self.num_agents), lead + (self.num_agents,))
         return Memory(actor=self.actor.apply(params["actor"], obs, agent_id, method="encode"),
                       critic=self.critic.apply(params["critic"], world_state, method="encode"))
 

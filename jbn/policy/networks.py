@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .torso import ConvTorso
+
 Arch = Literal["smax", "cg", "aloha"]
 ACTOR_ARCHS: tuple[str, ...] = get_args(Arch)
 
@@ -148,9 +150,12 @@ class Actor(nn.Module):
     arch: str = "smax"
     hidden: int = 64
     gru_width: int = 0  # GRU width (0: feed-forward)
+    torso: str = "mlp"  # cnn: observations are grids [..., H, W, C] read by a ConvTorso (torso.py)
 
     def setup(self):
         n, a, h = self.num_agents, self.num_actions, self.hidden
+        if self.torso == "cnn":
+            self.conv = ConvTorso(h)
         if self.gru_width:
             self.embed = _dense(self.gru_width)
             self.gru = GRU(self.gru_width)
@@ -173,7 +178,11 @@ class Actor(nn.Module):
 
     def encode(self, obs, agent_id):
         """The GRU's gate inputs [..., 3H] from (o_i, id_i) (recurrent only; any number of steps at once)."""
-        return self.gru.inputs(nn.relu(self.embed(jnp.concatenate([obs, agent_id], -1))))
+        return self.gru.inputs(nn.relu(self.embed(jnp.concatenate([self.features(obs), agent_id], -1))))
+
+    def features(self, obs):
+        """o_i as the actor reads it: the ConvTorso's features of a grid, else the observation vector itself."""
+        return self.conv(obs) if self.torso == "cnn" else obs
 
     def gru_step(self, carry, gates):
         """The GRU's next state [..., H] from its state `carry` [..., H] and the step's `encode`."""
@@ -187,7 +196,7 @@ class Actor(nn.Module):
         return self.gru.sequence(carry, gates, done)
 
     def parent_free(self, obs, agent_id):
-        return self.parent_free_from(jnp.concatenate([obs, agent_id], -1))
+        return self.parent_free_from(jnp.concatenate([self.features(obs), agent_id], -1))
 
     def parent_free_from(self, x):
         """The parent-free part from the actor's input x: (o_i, id_i), or the GRU state h_i when recurrent."""
@@ -224,9 +233,12 @@ class Critic(nn.Module):
     """V(world_state): [..., S] -> [...] (in value-normalised units)."""
 
     hidden: int = 64
+    torso: str = "mlp"  # cnn: the world state is a grid [..., H, W, C]
 
     @nn.compact
     def __call__(self, world_state):
+        if self.torso == "cnn":
+            world_state = ConvTorso(self.hidden, name="conv")(world_state)
         return _dense(1, 1.0)(Base(self.hidden)(world_state))[..., 0]
 
 
@@ -236,14 +248,19 @@ class RecurrentCritic(nn.Module):
 
     hidden: int = 64
     gru_width: int = 64
+    torso: str = "mlp"
 
     def setup(self):
+        if self.torso == "cnn":
+            self.conv = ConvTorso(self.hidden)
         self.embed = _dense(self.gru_width)
         self.gru = GRU(self.gru_width)
         self.base = Base(self.hidden)
         self.out = _dense(1, 1.0)
 
     def encode(self, world_state):
+        if self.torso == "cnn":
+            world_state = self.conv(world_state)
         return self.gru.inputs(nn.relu(self.embed(world_state)))
 
     def gru_step(self, carry, gates):
@@ -268,10 +285,13 @@ class EdgeNet(nn.Module):
     num_agents: int
     hidden: int = 64
     deepset: bool = False
+    torso: str = "mlp"  # cnn: joint_obs [..., N, H, W, C], each agent's grid read by one shared ConvTorso
 
     @nn.compact
     def __call__(self, joint_obs):
         n = self.num_agents
+        if self.torso == "cnn":
+            joint_obs = ConvTorso(self.hidden, name="conv")(joint_obs)
         if self.deepset:  # Table 2's DeepSet for CG: per-agent encoder, mean over agents, decoder.
             enc = nn.Sequential([_dense(self.hidden), nn.relu, _dense(self.hidden), nn.relu, _dense(self.hidden)])
             z = enc(joint_obs).mean(-2)
@@ -287,10 +307,13 @@ class PermNet(nn.Module):
 
     num_agents: int
     hidden: int = 64
+    torso: str = "mlp"  # cnn: joint_obs [..., N, H, W, C]
 
     @nn.compact
     def __call__(self, joint_obs):
         n = self.num_agents
+        if self.torso == "cnn":
+            joint_obs = ConvTorso(self.hidden, name="conv")(joint_obs)
         x = joint_obs.reshape(joint_obs.shape[:-2] + (-1,))
         out = _dense(n * n, 0.01)(nn.relu(_dense(self.hidden)(x)))
         return out.reshape(out.shape[:-1] + (n, n))

@@ -8,6 +8,7 @@ fields list their choices in `--help`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from typing import Literal, Optional, get_args
@@ -21,9 +22,11 @@ from ..policy.dag_modes import DagMode, has_parents, is_learned
 from . import schedules, sweep
 from .errors import UserError  # noqa: F401  (re-exported: jbn.training.config.UserError)
 from ..policy.networks import Arch
+from ..policy.torso import TorsoKind, torso_for
 from .ppo import GradClip, Ratio
 
-Preset = Literal["cg", "aloha", "smax"]
+Preset = Literal["cg", "aloha", "smax", "mpe", "overcooked", "lbf", "rware", "connector", "cleaner", "matrax",
+                 "custom"]
 PRESETS: tuple[str, ...] = get_args(Preset)
 Anneal = Literal["6h_vs_8z", "MMM2", "none"]
 assert set(get_args(Anneal)) == set(schedules.PRESETS), "Anneal must list schedules.PRESETS"
@@ -50,6 +53,32 @@ _PRESET_VALUES = {
                  gamma=0.99, ent_coef=0.01, arch="smax", deepset_edges=False, learn_order=False,
                  mask_invisible_parents=True, parent_obs=False, anneal="6h_vs_8z", eval_episodes=32),
 }
+# The env families of the community's benchmarks (README "Presets"): the anchors' own MAPPO/IPPO settings. jbn's
+# MAPPO keeps its own clip (0.2), value loss (Huber, vf_coef 1), gradient clipping (10, per network) and a constant
+# learning rate everywhere; the learned DAG is annealed with the SMAX schedule (α 0.1 -> 1.0) and learns its order.
+_GENERIC = dict(arch="smax", deepset_edges=False, learn_order=True, mask_invisible_parents=False, parent_obs=False,
+                anneal="6h_vs_8z", eval_episodes=32)
+# Mava's ff_mappo (mava/configs/system/ppo/ff_mappo.yaml, arch/anakin.yaml): actor/critic lr 2.5e-4, 16 envs x
+# update_batch_size 2 = 32 envs per gradient, rollout 128, 4 epochs, 2 minibatches, gamma 0.99, ent 0.01, 1000 updates.
+_MAVA = dict(lr=2.5e-4, total_steps=1000 * 32 * 128, num_envs=32, num_steps=128, num_epochs=4, num_minibatches=2,
+             gamma=0.99, ent_coef=0.01, **_GENERIC)
+_PRESET_VALUES.update({
+    # JaxMARL's MAPPO on MPE (baselines/MAPPO/config/mappo_homogenous_rnn_mpe.yaml)
+    "mpe": dict(lr=2e-3, total_steps=10_000_000, num_envs=16, num_steps=128, num_epochs=4, num_minibatches=4,
+                gamma=0.99, ent_coef=0.01, **_GENERIC),
+    # JaxMARL's IPPO on Overcooked (baselines/IPPO/config/ippo_ff_overcooked.yaml; reward shaping annealed to 0 over
+    # 2.5e6 env steps, _SHAPING below)
+    "overcooked": dict(lr=2.5e-4, total_steps=5_000_000, num_envs=16, num_steps=128, num_epochs=4, num_minibatches=4,
+                       gamma=0.99, ent_coef=0.01, **_GENERIC),
+    "lbf": dict(_MAVA), "rware": dict(_MAVA), "connector": dict(_MAVA), "cleaner": dict(_MAVA), "matrax": dict(_MAVA),
+    "custom": dict(_MAVA),  # your own env (--env package.module:factory): Mava's MAPPO defaults
+})
+# env steps over which a family's shaped reward is annealed from weight 1 to 0 (JaxMARL's REW_SHAPING_HORIZON)
+_SHAPING = {"overcooked": 2_500_000}
+# env-name prefix -> preset (a factory spec 'package.module:factory' -> custom)
+_PRESET_BY_PREFIX = {"cg_": "cg", "aloha": "aloha", "smax_": "smax", "sc2_": "smax", "mpe_": "mpe",
+                     "overcooked_": "overcooked", "lbf_": "lbf", "rware_": "rware", "connector_": "connector",
+                     "cleaner_": "cleaner", "matrax_": "matrax"}
 # Paper §7.4.4: α rises 0.05 -> 0.5 on MMM2 (0.1 -> 1.0 on 6h_vs_8z, the SMAX default). MMM uses the same units.
 _ANNEAL_BY_ENV = {"smax_MMM2": "MMM2", "smax_MMM": "MMM2"}
 # On the real game every env is a StarCraft II process (GBs of memory each): 8 games side by side, as SMAC's
@@ -80,11 +109,56 @@ def smax_twin(env: str) -> str:
 
 
 def preset_for_env(env: str) -> str:
-    if env.startswith("cg_"):
-        return "cg"
-    if env.startswith("aloha"):
-        return "aloha"
-    return "smax"
+    """The preset of a valid env name: its family's (custom for a factory spec)."""
+    if envs_jax.is_factory_spec(env):
+        return "custom"
+    for prefix, preset in _PRESET_BY_PREFIX.items():
+        if env.startswith(prefix):
+            return preset
+    raise UserError(f"env={env!r} belongs to no family with a preset; give --preset ({', '.join(PRESETS)})")
+
+
+def parse_env_kwargs(items) -> dict:
+    """{key: value} from --env-kwargs KEY=VALUE items; a value is read as JSON (1, 0.5, true, "s", [1, 2]) and
+    taken as a plain string where it is not JSON (layout=coord_ring)."""
+    out = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UserError(f"env_kwargs item {item!r} is not KEY=VALUE (a name, '=', a JSON value or a word)")
+        if key in out:
+            raise UserError(f"env_kwargs: {key!r} is given twice ({out[key]!r} and {value!r})")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+ENV_RULES = {"team_reward": str, "world_state": str, "max_steps": int}
+
+
+def parse_env_rules(items) -> dict:
+    """{rule: value} from --env-rules KEY=VALUE items (the rules every family's adapter takes, ENV_RULES)."""
+    rules = parse_env_kwargs(items)
+    for key, value in rules.items():
+        _choice("env_rules key", key, list(ENV_RULES))
+        want = ENV_RULES[key]
+        if isinstance(value, bool) or not isinstance(value, want):
+            raise UserError(f"env_rules {key}={value!r}: expected a {want.__name__}")
+    return rules
+
+
+def check_env(env: str, env_kwargs: dict, env_rules: dict):
+    """Build the env once (no compile) so that a bad factory, kwarg or rule is one error before anything starts.
+    Returns the ArrayEnv."""
+    try:
+        return envs_jax.ArrayEnv(envs_jax.make(env, **env_kwargs), **env_rules)
+    except (ValueError, TypeError) as e:
+        hint = " (give it with --env-rules max_steps=N)" if "max_steps" in str(e) and "max_steps" not in env_rules \
+            else ""
+        raise UserError(f"{e}{hint}") from None
 
 
 def preset_values(env: str, preset: str) -> dict:
@@ -103,7 +177,24 @@ class Config:
     """BN-MAPPO training run. Fields left as None come from the env's preset."""
 
     env: str = "smax_6h_vs_8z"
-    """environment name (envs_jax.names()), or sc2_<map>: the real StarCraft II (envs_jax.registry.sc2_names())"""
+    """environment name (envs_jax.names()): cg_N, aloha_10, smax_<map>, mpe_<scenario>, overcooked_<layout>,
+    lbf_<task>, rware_<task>, connector_<task>, cleaner_<task>, matrax_<game>; sc2_<map>: the real StarCraft II
+    (envs_jax.registry.sc2_names()); or your own env as package.module:factory"""
+    env_kwargs: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
+    """KEY=VALUE (a JSON value; repeatable): keyword arguments of the env's constructor or factory, e.g. LBF's
+    grid_size=10 or MPE's num_agents=4; recorded in config.json and kept on resume"""
+    env_rules: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
+    """KEY=VALUE (repeatable): the env family's rules, for your own env or to override a family's:
+    team_reward=shared|sum|mean (the team reward from the agents' rewards), world_state=env|concat (the critic's
+    input: the env's own or the agents' observations concatenated), max_steps=N (the episode limit; an end there is
+    a truncation); recorded in config.json"""
+    torso: TorsoKind = "auto"
+    """how the networks read one observation: mlp (a vector; grids flattened, their first dense layer is the torso) |
+    cnn (grids [H, W, C] through Conv(32,3x3)-Conv(32,3x3)-FC, in the actor, the critic and the DAG nets) | auto (cnn
+    for grid observations: Overcooked, Connector, Cleaner; mlp otherwise)"""
+    reward_shaping_horizon: Optional[int] = None
+    """env steps over which the env's shaped reward (Overcooked) is annealed from weight 1 to 0 (default: 2.5e6 on
+    Overcooked, as JaxMARL's IPPO; 0: no shaping)"""
     sc2_layout: Optional[SC2Layout] = None
     """sc2_<map> only: smax (SMAX's observations and actions, as smax_<map> trains; default) | smac (SMAC's)"""
     dag: DagMode = "context"
@@ -249,7 +340,22 @@ def default_updates_per_chunk(num_updates: int, batch_size: int, target_steps: i
 
 def resolve(cfg: Config) -> Config:
     """Fill preset defaults and validate. Raises UserError naming the bad value and the valid choices."""
-    _choice("env", cfg.env, train_names())
+    if not envs_jax.is_factory_spec(cfg.env):
+        _choice("env", cfg.env, train_names())
+    env_kwargs, env_rules = parse_env_kwargs(cfg.env_kwargs), parse_env_rules(cfg.env_rules)
+    if not is_sc2(cfg.env):
+        array_env = check_env(cfg.env, env_kwargs, env_rules)
+        try:
+            cfg = dataclasses.replace(cfg, torso=torso_for(cfg.torso, array_env.obs_shape))
+        except ValueError as e:
+            raise UserError(str(e)) from None
+    elif env_kwargs or env_rules:
+        raise UserError(f"env_kwargs {list(cfg.env_kwargs)} / env_rules {list(cfg.env_rules)}: the real StarCraft II "
+                        f"({cfg.env}) takes neither")
+    elif cfg.torso == "cnn":
+        raise UserError(f"torso='cnn': the real StarCraft II ({cfg.env}) has vector observations; use mlp")
+    else:
+        cfg = dataclasses.replace(cfg, torso="mlp")
     cfg = _resolve_sc2(cfg)
     _choice("dag", cfg.dag, get_args(DagMode))
     preset = cfg.preset or preset_for_env(cfg.env)
@@ -258,6 +364,8 @@ def resolve(cfg: Config) -> Config:
     for k, v in preset_values(cfg.env, preset).items():
         if getattr(cfg, k) is None:
             values[k] = v
+    if cfg.reward_shaping_horizon is None:
+        values["reward_shaping_horizon"] = _SHAPING.get(preset, 0)
     given = cfg  # what the command line (or caller) set; None: left to the preset
     cfg = dataclasses.replace(cfg, **values, sinkhorn_iters=SINKHORN_ITERS if cfg.sinkhorn_iters is None
                               else cfg.sinkhorn_iters)
@@ -299,6 +407,9 @@ def resolve(cfg: Config) -> Config:
         cfg = dataclasses.replace(cfg, eval_every=max(1, round(cfg.num_updates / 20)))
     elif isinstance(cfg.eval_every, bool) or not isinstance(cfg.eval_every, int) or cfg.eval_every < 0:
         raise UserError(f"eval_every must be an integer >= 0 (updates; 0: no periodic evaluation), got {cfg.eval_every!r}")
+    if isinstance(cfg.reward_shaping_horizon, bool) or not isinstance(cfg.reward_shaping_horizon, int) \
+            or cfg.reward_shaping_horizon < 0:
+        raise UserError(f"reward_shaping_horizon must be an integer >= 0 (env steps), got {cfg.reward_shaping_horizon!r}")
     if cfg.seed < 0:
         raise UserError(f"seed must be >= 0, got {cfg.seed!r}")
     if cfg.batch_size % cfg.num_minibatches:
@@ -344,6 +455,14 @@ def resolve(cfg: Config) -> Config:
     return dataclasses.replace(cfg, sweep=sweep.check(cfg))
 
 
+def has_shaped_reward(cfg: Config) -> bool:
+    """Whether the env reports a shaped reward (Overcooked) that --reward-shaping-horizon anneals."""
+    if is_sc2(cfg.env):
+        return False
+    env = envs_jax.make(cfg.env, **parse_env_kwargs(cfg.env_kwargs))
+    return envs_jax.ArrayEnv(env, **parse_env_rules(cfg.env_rules)).family.has_shaped_reward
+
+
 def _resolved(cfg: Config) -> bool:
     """Whether cfg is already resolved (every preset field and every derived default filled): a config.json, or a
     `resolve` result given again, whose fields were not chosen one by one."""
@@ -380,6 +499,11 @@ def refuse_idle_flags(given: Config, cfg: Config) -> None:
         reason = f"dag is {cfg.dag!r}" if not context else f"recurrent is {cfg.recurrent!r}"
         why.append(f"--dag-input memory: the edge and permutation nets (--dag context) read the agents' GRU states "
                    f"(--recurrent gru), and {reason}")
+    if given.reward_shaping_horizon not in (None, 0) and not has_shaped_reward(cfg):
+        why.append(f"--reward-shaping-horizon {given.reward_shaping_horizon}: {cfg.env} has no shaped reward to anneal")
+    if cfg.torso == "cnn" and (cfg.arch == "aloha" or cfg.parent_obs):
+        why.append("--torso cnn: the aloha arch and --parent-obs feed the parents' raw observations to a dense layer; "
+                   "use --arch smax or cg without --parent-obs")
     if given.eval_every not in (None, 0) and cfg.eval_episodes == 0:
         why.append(f"--eval-every {given.eval_every}: eval_episodes is 0, so no evaluation runs")
     if why:

@@ -57,17 +57,19 @@ def step_keys(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
 
 
 def act_and_step(policy: BNPolicy, env: ArrayEnv, params: Params, env_state: EnvState, ts: TimeStep,
-                 act_key: jax.Array, env_key: jax.Array, memory: Optional[Memory] = None
-                 ) -> tuple[EnvState, TimeStep, Act]:
-    """One env step of E envs under the joint policy (keys from `step_keys`; memory: a recurrent policy's GRU states).
-    Returns (env_state, next_ts, act); act.memory is not yet reset where next_ts.done."""
-    env_state, next_ts, (a,) = act_and_step_groups((policy,), env, params, env_state, ts, act_key, env_key, memory)
+                 act_key: jax.Array, env_key: jax.Array, memory: Optional[Memory] = None,
+                 shaping: Optional[jax.Array] = None) -> tuple[EnvState, TimeStep, Act]:
+    """One env step of E envs under the joint policy (keys from `step_keys`; memory: a recurrent policy's GRU states;
+    shaping: the weight of the env's shaped reward, training only). Returns (env_state, next_ts, act); act.memory is
+    not yet reset where next_ts.done."""
+    env_state, next_ts, (a,) = act_and_step_groups((policy,), env, params, env_state, ts, act_key, env_key, memory,
+                                                   shaping)
     return env_state, next_ts, a
 
 
 def act_and_step_groups(policies: Sequence[BNPolicy], env: ArrayEnv, params: Params, env_state: EnvState,
-                        ts: TimeStep, act_key: jax.Array, env_key: jax.Array, memory: Optional[Memory] = None
-                        ) -> tuple[EnvState, TimeStep, tuple[Act, ...]]:
+                        ts: TimeStep, act_key: jax.Array, env_key: jax.Array, memory: Optional[Memory] = None,
+                        shaping: Optional[jax.Array] = None) -> tuple[EnvState, TimeStep, tuple[Act, ...]]:
     """One env step of C = len(policies) groups of G envs ([C*G, ...] leaves, group-major), group c acting under
     policies[c]. Every group samples with the same act_key and steps its envs with the same G env keys (common random
     numbers: two groups differ only through their policies). Returns (env_state, next_ts, acts), acts[c] the Act of
@@ -82,5 +84,8 @@ def act_and_step_groups(policies: Sequence[BNPolicy], env: ArrayEnv, params: Par
     actions = acts[0].actions if C == 1 else jnp.concatenate([a.actions for a in acts])  # [C*G, N]
     env_keys = jax.random.split(env_key, G)
     env_keys = env_keys if C == 1 else jnp.tile(env_keys, (C, 1))
-    env_state, next_ts = jax.vmap(env.step)(env_keys, env_state, actions)
+    if shaping is None:
+        env_state, next_ts = jax.vmap(env.step)(env_keys, env_state, actions)
+    else:  # the env's shaped reward, weighted (training only; `episode_return` stays the env's own reward)
+        env_state, next_ts = jax.vmap(env.step, in_axes=(0, 0, 0, None))(env_keys, env_state, actions, shaping)
     return env_state, next_ts, acts

@@ -23,7 +23,7 @@ import envs_jax
 from ..policy import dag as dag_lib
 from ..policy.joint import BNPolicy, Memory
 from . import ppo, schedules, sweep
-from .config import Config
+from .config import Config, parse_env_kwargs, parse_env_rules
 from .rollout import act_and_step, step_keys
 from .types import Batch, Decision, Hyper, RunnerState, Transition, ValueNorm
 
@@ -65,6 +65,9 @@ def make_policy(cfg: Config, env: envs_jax.ArrayEnv) -> BNPolicy:
         num_agents=env.num_agents,
         obs_dim=env.obs_dim,
         state_dim=env.state_dim,
+        torso="cnn" if cfg.torso == "cnn" else "mlp",
+        obs_shape=tuple(env.obs_shape) if cfg.torso == "cnn" else (),
+        state_shape=tuple(env.state_shape) if cfg.torso == "cnn" else (),
         num_actions=env.num_actions,
         mode=cfg.dag,
         arch=cfg.arch,
@@ -80,7 +83,22 @@ def make_policy(cfg: Config, env: envs_jax.ArrayEnv) -> BNPolicy:
 
 
 def make_env(cfg: Config) -> envs_jax.ArrayEnv:
-    return envs_jax.ArrayEnv(envs_jax.make(cfg.env))
+    """The run's env (with its --env-kwargs); grid observations reach the networks flattened (their first dense
+    layer is the torso, as JaxMARL's feed-forward IPPO on Overcooked) unless the torso is a CNN."""
+    return envs_jax.ArrayEnv(envs_jax.make(cfg.env, **parse_env_kwargs(cfg.env_kwargs)), flatten=cfg.torso != "cnn",
+                             **parse_env_rules(cfg.env_rules))
+
+
+def shaping_weight(cfg: Config, env, update) -> jax.Array | None:
+    """The weight of the env's shaped reward in the rollout of update `update` (per-seed env steps done so far over
+    --reward-shaping-horizon, from 1 down to 0, JaxMARL's linear anneal); None where the env has no shaped reward."""
+    family = getattr(env, "family", None)
+    if family is None or not family.has_shaped_reward:
+        return None
+    if cfg.reward_shaping_horizon == 0:
+        return jnp.float32(0.0)
+    done = update.astype(jnp.float32) * cfg.batch_size
+    return jnp.clip(1.0 - done / cfg.reward_shaping_horizon, 0.0, 1.0)
 
 
 def make_optimizer(cfg: Config, networks) -> optax.GradientTransformation:
@@ -159,13 +177,15 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
         def step(carry, _):
             env_state, ts, memory, key = carry  # memory: a recurrent policy's GRU states (None otherwise)
             key, act_key, env_key = step_keys(key)
-            env_state, next_ts, act = act_and_step(policy, env, state.params, env_state, ts, act_key, env_key, memory)
+            env_state, next_ts, act = act_and_step(policy, env, state.params, env_state, ts, act_key, env_key, memory,
+                                                   shaping=shaping)
             env_state, next_ts = on_data((env_state, next_ts), 0)
             decision = Decision(noise=act.noise, actions=act.actions, logp=act.logp,
                                 value_n=policy.value(state.params, ts.world_state, act.memory),
                                 density=dag_lib.density(act.g), memory=memory)
             return (env_state, next_ts, policy.reset_memory(act.memory, next_ts.done), key), Transition.of(ts, decision, next_ts)
 
+        shaping = shaping_weight(cfg, env, state.update)
         key, rkey = jax.random.split(state.key)
         (env_state, ts, memory, _), traj = jax.lax.scan(
             step, (state.env_state, state.timestep, state.memory, rkey), None, T)
