@@ -30,7 +30,7 @@ def _tiny(**kw):
     [
         ({"env": "cg_7"}, r"env='cg_7'.*cg_2"),
         ({"dag": "tree"}, r"dag='tree'.*none, line, full, context"),
-        ({"preset": "mpe"}, r"preset='mpe'.*cg, aloha, smax"),
+        ({"preset": "mpe2"}, r"preset='mpe2'.*Did you mean 'mpe'.*cg, aloha, smax, mpe, overcooked"),
         ({"ratio": "pair"}, r"ratio='pair'.*agent, joint"),
         ({"num_minibatches": 3}, r"not divisible by num_minibatches = 3"),
         ({"num_envs": 0}, r"num_envs must be a positive integer, got 0"),
