@@ -21,7 +21,8 @@ LAYERS = (
     ("evaluation",),  # evaluation and the paper's analyses
     ("driver",),  # the run loop and its steppers
 )
-ENTRY_POINTS = ("train", "evaluate", "plot", "compare", "archive")  # `python -m jbn.<name>` (and the tabular package)
+# `python -m jbn.<name>` (and the tabular package)
+ENTRY_POINTS = ("train", "evaluate", "plot", "compare", "archive", "export", "aggregate")
 
 
 def modules() -> dict[str, str]:
