@@ -253,8 +253,8 @@ def test_evaluator_traces_once_and_rows_are_json():
     assert [r["seed"] for r in rows2] == [5, 5, 5, 5, 6, 6, 6, 6]
     assert json.loads(json.dumps(rows1)) == rows1
     keys = set(rows1[0])
-    assert keys == {"update", "env_steps", "seed", "policy", "greedy", "return", "length", "episodes", "kl_by_agent",
-                    "parents_by_agent", "dag_density"}
+    assert keys == {"update", "env_steps", "seed", "policy", "greedy", "return", "length", "episodes", "returns",
+                    "kl_by_agent", "parents_by_agent", "dag_density"}
     summary = evaluation.summarize(rows1, env.has_win)
     assert set(summary) == {"joint", "decentralized"}
     assert set(summary["joint"]) == {"return_mean", "return_per_seed", "length_mean", "episodes_per_seed"}

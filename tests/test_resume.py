@@ -77,7 +77,7 @@ def test_refused_resume_names_the_field_and_touches_nothing(tmp_path):
 def test_resume_free_fields_are_listed():
     # The fields a resume may change: none of them enters the compiled update or the η/α schedule.
     assert ckpt.RESUME_FREE == {"resume", "run_dir", "checkpoint", "checkpoint_every_s", "keep_checkpoints",
-                                "eval_episodes", "eval_every", "tensorboard", "updates_per_chunk"}
+                                "eval_episodes", "eval_every", "absolute_episodes", "tensorboard", "updates_per_chunk"}
     cfg_fields = {f.name for f in dataclasses.fields(Config)}
     assert ckpt.RESUME_FREE <= cfg_fields
 

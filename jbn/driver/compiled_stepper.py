@@ -42,6 +42,7 @@ class CompiledStepper:
         self.evaluator = (make_evaluator(cfg, self.trainer.policy, self.trainer.env, cfg.eval_episodes)
                           if self.can_evaluate else None)
         self.eval_key = jax.random.PRNGKey(eval_seed(cfg.seed))  # every evaluation: `jbn.evaluate RUN_DIR` repeats it
+        self._other_evaluators = {}
         self.state = self.compiled = None
 
     def header(self) -> str:
@@ -103,9 +104,16 @@ class CompiledStepper:
     def checkpoint_state(self):
         return self.state
 
-    def evaluate(self, update: int) -> list[dict]:
-        """The parameters of this very update, every run, four ways (jbn.evaluation)."""
-        return self.evaluator(self.state.params, self.eval_key, update=update, env_steps=update * self.cfg.batch_size,
+    def evaluate(self, update: int, episodes: int | None = None) -> list[dict]:
+        """The parameters of this very update, every run, four ways (jbn.evaluation), over `episodes` episodes
+        (default cfg.eval_episodes; another number compiles its own evaluator, once)."""
+        evaluator = self.evaluator
+        if episodes not in (None, self.cfg.eval_episodes):
+            if episodes not in self._other_evaluators:
+                self._other_evaluators[episodes] = make_evaluator(self.cfg, self.trainer.policy, self.trainer.env,
+                                                                  episodes)
+            evaluator = self._other_evaluators[episodes]
+        return evaluator(self.state.params, self.eval_key, update=update, env_steps=update * self.cfg.batch_size,
                               seeds=[r.seed for r in self.runs], tags=[r.tags for r in self.runs])
 
     def summary(self) -> dict:

@@ -195,14 +195,15 @@ class GameStepper:
     def checkpoint_state(self):
         return with_run_axis(self.state)
 
-    def evaluate(self, update: int) -> list[dict]:
+    def evaluate(self, update: int, episodes: int | None = None) -> list[dict]:
         """On its own games (launched at the first evaluation, min(num_envs, eval_episodes) of them), with the key
         of `jbn.evaluate RUN_DIR`."""
         cfg = self.cfg
         seed = eval_seed(cfg.seed)
         if self._eval_env is None:
             self._eval_env = make_game(cfg.env, cfg.sc2_layout, min(cfg.num_envs, cfg.eval_episodes), seed=seed)
-        return play_on_game(self.trainer.policy, self._eval_env, with_run_axis(self.state.params), cfg.eval_episodes,
+        return play_on_game(self.trainer.policy, self._eval_env, with_run_axis(self.state.params),
+                            episodes or cfg.eval_episodes,
                             jax.random.PRNGKey(seed), combos=combos_for(self.trainer.policy), first_seed=cfg.seed,
                             update=update, env_steps=update * cfg.batch_size)
 

@@ -28,7 +28,7 @@ from ..host import checkpoint as ckpt
 from ..host import placement as place
 from ..host import rundir
 from ..host.interrupt import Interrupt
-from ..host.logging import RunLogger, chunk_summary
+from ..host.logging import RunLogger, chunk_summary, log_file
 from ..policy.dag_modes import is_learned
 from ..training import sweep
 from ..training.config import Config, UserError, check_chunking, is_sc2, resolve
@@ -174,6 +174,11 @@ def train_in(cfg: Config, explicit_chunk: bool, console, warn, placement=None, m
             if remaining:  # (a finished run resumed already logged it)
                 with rundir.writing(run_dir, "eval.jsonl", kept=intact()):
                     log.evaluation(rows)
+        absolute = logged_absolute(cfg, process, warn) if stepper.can_evaluate and cfg.absolute_episodes else []
+        if stepper.can_evaluate and cfg.absolute_episodes and (remaining or not absolute):
+            absolute = stepper.evaluate(cfg.num_updates, episodes=cfg.absolute_episodes)
+            with rundir.writing(run_dir, "absolute.jsonl", kept=intact()):
+                log.absolute(absolute)
         summary = {"run_dir": run_dir, "compile_s": compile_s, **log.last, **stepper.summary()}
         last_metrics = log.last_metrics
     if stepper.can_evaluate and cfg.num_points == 1:
@@ -181,12 +186,21 @@ def train_in(cfg: Config, explicit_chunk: bool, console, warn, placement=None, m
         for mode, res in summary["eval"].items():
             win = f" win {res['win_rate_mean']:.2f}" if stepper.has_win else ""
             console.print(f"final eval {mode}: return {res['return_mean']:.3f}{win} (mean over seeds)", highlight=False)
+        if absolute:
+            summary["absolute"] = summarize(absolute, stepper.has_win)
     if cfg.num_points > 1:  # one entry per point instead of a mean over unlike runs
         summary["sweep"] = sweep_summary(cfg, last_eval["rows"], stepper.has_win, last_metrics, console)
     if process == 0:
         with rundir.writing(run_dir, "summary.json", kept=intact()):
             rundir.atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2))
     return summary
+
+
+def logged_absolute(cfg: Config, process: int, warn) -> list[dict]:
+    """The absolute-metric rows absolute.jsonl holds for the run's last update (none: not computed yet)."""
+    path = log_file(cfg.run_dir, "absolute", process)
+    rows = [json.loads(line) for line in rundir.read_log_rows(path, cfg.num_updates, warn)]
+    return [r for r in rows if r["update"] == cfg.num_updates and r["episodes"] == cfg.absolute_episodes]
 
 
 def save_checkpoint(run_dir: str, update: int, state, keep: int, kept: str) -> None:

@@ -24,7 +24,8 @@ rows are identical).
 
 Row schema (one per seed x policy x sampling; floats, NaN -> null):
   update, env_steps, seed, policy ("joint" | "decentralized"), greedy (bool), return (mean episode return),
-  length (mean episode length in env steps), episodes (M), win_rate (mean; only for envs with wins, SMAX)
+  length (mean episode length in env steps), episodes (M), win_rate (mean; only for envs with wins, SMAX),
+  returns [M] (each episode's return, in episode order), wins [M] (0/1; envs with wins)
 and on every joint row (sampled and greedy; all zeros / null for mode none), averaged over every step of the
 evaluation episodes before each env's first episode end (jbn/evaluation/analysis.py):
   kl_by_agent [N]                     Fig. 10: KL(π_i(.|o_i, a^{P_i}) ‖ π_i(.|o_i, ∅)), over the steps where agent i is

@@ -44,6 +44,9 @@ def base_row(*, update: int, env_steps: int, run: dict, combo: Combo, returns, l
            "episodes": int(np.shape(returns)[-1])}
     if has_win:
         row["win_rate"] = json_float(np.mean(won))
+    row["returns"] = json_list(returns)  # per episode, in episode order (marl-eval's lists: jbn.export)
+    if has_win:
+        row["wins"] = [int(w) for w in np.asarray(won).reshape(-1)]
     return row
 
 

@@ -38,7 +38,7 @@ from .disk import stderr_held
 # Fields that may change when a run is resumed: they touch neither the compiled update nor the schedule.
 RESUME_FREE = frozenset(
     {"resume", "run_dir", "checkpoint", "checkpoint_every_s", "keep_checkpoints", "eval_episodes", "eval_every",
-     "tensorboard", "updates_per_chunk"}
+     "absolute_episodes", "tensorboard", "updates_per_chunk"}
 )
 # Where the runs are placed, not what they compute: free on resume (a run may continue on other devices).
 PLACEMENT = frozenset({"data_parallel", "memory_check", "coordinator", "num_processes", "process_id"})

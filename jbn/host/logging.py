@@ -129,6 +129,7 @@ class RunLogger:
         self._by_tags = {self._key(r.tags): r.index for r in self.runs}
         self.metrics_path = log_file(run_dir, "metrics", process)
         self.eval_path = log_file(run_dir, "eval", process)
+        self.absolute_path = log_file(run_dir, "absolute", process)
         self.steps_per_update = cfg.batch_size
         self.total_steps = cfg.num_updates * cfg.batch_size
         self.start_steps = start_update * cfg.batch_size
@@ -239,6 +240,13 @@ class RunLogger:
                 if row.get(k) is not None:
                     w.add_scalar(f"{tag}/{k}", row[k], row["env_steps"])
         self.print(self.eval_digest(rows))
+
+    def absolute(self, rows: list[dict]) -> None:
+        """Append the absolute-metric rows (the final parameters over --absolute-episodes episodes) of this
+        process's runs to absolute.jsonl; print their digest."""
+        mine = [row for row in rows if self._index(row) in self.only]
+        append_jsonl(self.absolute_path, mine)
+        self.print(f"absolute metric over {rows[0]['episodes']} episodes: " + self.eval_digest(rows))
 
     def eval_digest(self, rows: list[dict]) -> str:
         """'eval @1.2M joint 1.93/0.97 dec 1.90/0.95' : mean over runs of sampled return[/win rate]."""

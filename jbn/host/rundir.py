@@ -189,9 +189,11 @@ def restore_newest(good: list[tuple[int, str]], state, warn):
 
 
 def reset_logs(cfg: Config, start_update: int, warn, process: int = 0) -> None:
-    """This process's metrics and eval logs keep the rows up to the restored update (none on a fresh run)."""
-    for stem in ("metrics", "eval"):
+    """This process's metrics and evaluation logs keep the rows up to the restored update (none on a fresh run)."""
+    for stem in ("metrics", "eval", "absolute"):
         path = log_file(cfg.run_dir, stem, process)
+        if stem == "absolute" and not os.path.exists(path):  # only runs with --absolute-episodes have one
+            continue
         text = "".join(read_log_rows(path, start_update, warn)) if cfg.resume else ""
         if text and _starts_with(path, text.encode()):  # cut in place: needs no free space (a full disk)
             with open(path, "r+b") as f:

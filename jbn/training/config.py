@@ -271,6 +271,10 @@ class Config:
     eval_every: Optional[int] = None
     """updates between periodic evaluations, written to RUN_DIR/eval.jsonl (default: about 20 per run; 0: only
     the final one)"""
+    absolute_episodes: int = 0
+    """the protocol's absolute metric (Gorsane et al. 2022): after training, the final parameters evaluated once
+    more over this many episodes (the protocol: 10 x --eval-episodes), written to RUN_DIR/absolute.jsonl; a
+    finished run resumed with it computes it then; 0: none"""
     tensorboard: bool = False
     """also write TensorBoard event files to RUN_DIR/tb/seed_<k> (RUN_DIR/tb/<sweep point>/seed_<k> in a sweep)"""
     sweep: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
@@ -403,6 +407,12 @@ def resolve(cfg: Config) -> Config:
             raise UserError(f"{name} must be >= 0, got {getattr(cfg, name)!r}")
     if isinstance(cfg.eval_episodes, bool) or not isinstance(cfg.eval_episodes, int) or cfg.eval_episodes < 0:
         raise UserError(f"eval_episodes must be an integer >= 0, got {cfg.eval_episodes!r}")
+    if isinstance(cfg.absolute_episodes, bool) or not isinstance(cfg.absolute_episodes, int) \
+            or cfg.absolute_episodes < 0:
+        raise UserError(f"absolute_episodes must be an integer >= 0, got {cfg.absolute_episodes!r}")
+    if cfg.absolute_episodes and not cfg.eval_episodes:
+        raise UserError(f"--absolute-episodes {cfg.absolute_episodes}: evaluation is off (eval_episodes is 0); "
+                        f"give --eval-episodes N as well")
     if cfg.eval_every is None:
         cfg = dataclasses.replace(cfg, eval_every=max(1, round(cfg.num_updates / 20)))
     elif isinstance(cfg.eval_every, bool) or not isinstance(cfg.eval_every, int) or cfg.eval_every < 0:

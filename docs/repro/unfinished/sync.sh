@@ -17,7 +17,8 @@ case "$cmd" in
       [ -n "$newest" ] || { echo "$run: no complete checkpoint yet" >&2; exit 2; }
       tmp="$here/.$name.tmp"; rm -rf "$tmp"; mkdir -p "$tmp/checkpoints"
       cp "$run/config.json" "$tmp/"
-      for log in metrics eval; do gzip -c "$run/$log.jsonl" > "$tmp/$log.jsonl.gz"; done
+      for log in metrics eval absolute; do
+        if [ -f "$run/$log.jsonl" ]; then gzip -c "$run/$log.jsonl" > "$tmp/$log.jsonl.gz"; fi; done
       [ -f "$run/summary.json" ] && cp "$run/summary.json" "$tmp/"
       cp -r "$run/checkpoints/$newest" "$tmp/checkpoints/"
       rm -rf "${here:?}/$name"; mv "$tmp" "$here/$name"
@@ -27,7 +28,8 @@ case "$cmd" in
     name="$1"; dest="$2"
     [ ! -e "$dest" ] || { echo "$dest exists: choose a new run directory" >&2; exit 2; }
     mkdir -p "$dest"; cp -r "$here/$name/." "$dest/"
-    for log in metrics eval; do gunzip "$dest/$log.jsonl.gz"; done
+    for log in metrics eval absolute; do
+      if [ -f "$dest/$log.jsonl.gz" ]; then gunzip "$dest/$log.jsonl.gz"; fi; done
     echo "restored $name into $dest; continue with: python -m jbn.train --run-dir $dest --resume" ;;
   drop)
     rm -rf "${here:?}/$1" ;;
