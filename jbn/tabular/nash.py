@@ -25,12 +25,12 @@ _BR_REL_TOL = 1e-10  # a switch must gain more than this (relative), so ties in 
 
 
 def _best_response_value(
-    pi_minus: jax.Array, local_index: jax.Array, parent_config: jax.Array, own_bit: jax.Array,
+    pi_minus: jax.Array, local_index: jax.Array, parent_config: jax.Array, own_action: jax.Array,
     v_pi: jax.Array, game: TabularGame, max_configs: int,
 ) -> jax.Array:
     """max over local policies (s, c) -> a_i of one agent i of V(μ), the others' conditionals fixed. Scalar.
 
-    pi_minus: [S, A], π_-i(a|s) = Π_{j≠i} π_j(a_j | s, a^{P_j}); local_index, parent_config, own_bit: int [A]
+    pi_minus: [S, A], π_-i(a|s) = Π_{j≠i} π_j(a_j | s, a^{P_j}); local_index, parent_config, own_action: int [A]
     (2 c_i(a) + a_i, c_i(a), a_i); max_configs >= 2^|P_i| pads c so that all agents share one shape.
 
     Agent i's problem is an MDP on the augmented state (s, c) (paper §5.1, proof of Thm 5.5): c ~ π^{P_i}(·|s)
@@ -52,7 +52,7 @@ def _best_response_value(
         return ((pi_minus * expected_next(P, w, S)) @ onehot).reshape(S, max_configs, 2)
 
     def evaluate(b):  # b: int [S, C] -> W [S]
-        plays = (jnp.take(b, parent_config, axis=1) == own_bit[None, :]).astype(v_pi.dtype)  # [S, A]
+        plays = (jnp.take(b, parent_config, axis=1) == own_action[None, :]).astype(v_pi.dtype)  # [S, A]
         return policy_value(pi_minus * plays, game)
 
     def improve(g, b):
@@ -81,6 +81,9 @@ def best_response_values(local: Local, game: TabularGame, layout: BNLayout) -> t
     The agents are vmapped (their parent configurations padded to the largest), so one policy
     iteration serves all N: a Python loop would put N while-loops in the program and N times the compile.
     """
+    if set(layout.num_actions) != {2}:  # the policy iteration below compares two actions (the Coordination Game)
+        raise ValueError(f"best_response_values needs binary agents; got num_actions={layout.num_actions} "
+                         "(a one-shot matrix game has its own: matrix_exact.matrix_best_response_values)")
     n = layout.num_agents
     factors = jnp.stack([gather_local(loc, layout, i) for i, loc in enumerate(local)])  # [N, S, A]
     v_pi = policy_value(jnp.prod(factors, axis=0), game)
@@ -88,7 +91,7 @@ def best_response_values(local: Local, game: TabularGame, layout: BNLayout) -> t
     pi_minus = jnp.prod(jnp.where(others, factors[None], 1.0), axis=1)  # [N, S, A]
     local_index = np.stack([layout.local_index(i) for i in range(n)])  # [N, A]
     br = functools.partial(_best_response_value, v_pi=v_pi, game=game, max_configs=max(layout.num_configs))
-    return v_pi, jax.vmap(br)(pi_minus, local_index, layout.parent_config, layout.own_bit)
+    return v_pi, jax.vmap(br)(pi_minus, local_index, layout.parent_config, layout.own_action)
 
 
 class Metrics(NamedTuple):

@@ -1,4 +1,4 @@
-"""Redraw Figure 3 from a saved results file, without recomputing it:
+"""Redraw Figure 3 (or its matrix-game version) from a saved results file, without recomputing it:
 
     python -m jbn.tabular.replot docs/repro/fig3_sum.json docs/repro/fig3_sum.png
 """
@@ -24,9 +24,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (OSError, ValueError) as e:
         print(f"error: {args[0]}: {e}", file=sys.stderr)
         raise SystemExit(2) from None
-    from .plot import plot_fig3
+    from .plot import plot_fig3, plot_matrix
 
-    plot_fig3(records, args[1])
+    (plot_matrix if all("game" in r for r in records) else plot_fig3)(records, args[1])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Gradient ascent θ <- θ + lr ∇_θ V_θ(μ) (Eq. 2) from random inits: one jitted chunk of recorded points,
-vmapped over seeds, called from a host loop.
+vmapped over seeds, called from a host loop. The game is the Coordination Game's Markov tables
+(`TabularGame`: `exact.value_mu`, `nash.evaluate`) or a one-shot matrix game (`MatrixGame`:
+`matrix_exact.matrix_value`, `matrix_exact.evaluate_matrix`); `objective` is the one place that tells them apart.
 
 The run keeps all seeds of one (N, DAG) in one jit (vmap over seeds, lax.scan over recorded points) and uses
 float64 (`jax.enable_x64` as a context, so nothing global changes for other modules): Nash-gaps near
@@ -19,11 +21,20 @@ import numpy as np
 
 from jbn.tabular.exact import Mu, check_mu, value_mu
 from jbn.tabular.game_tables import TabularGame
+from jbn.tabular.matrix_exact import evaluate_matrix, matrix_value
+from jbn.tabular.matrix_tables import MatrixGame
 from jbn.tabular.nash import Metrics, evaluate
 from jbn.tabular.policy import BNLayout, Theta, init_theta
 
 
-def make_run_chunk(game: TabularGame, layout: BNLayout, lr: float, mu: Mu = "uniform") -> Callable:
+def objective(game: TabularGame | MatrixGame) -> tuple[Callable, Callable]:
+    """(V(θ, game, layout, mu), metrics(θ, game, layout)) of the game's kind."""
+    if isinstance(game, MatrixGame):
+        return matrix_value, evaluate_matrix
+    return value_mu, evaluate
+
+
+def make_run_chunk(game: TabularGame | MatrixGame, layout: BNLayout, lr: float, mu: Mu = "uniform") -> Callable:
     """Single-seed `run_chunk(theta, steps) -> (theta, Metrics [R])`.
 
     steps: int32 [R]; record r first takes steps[r] gradient-ascent steps θ <- θ + lr ∇_θ V_θ(μ) (Eq. 2,
@@ -32,7 +43,8 @@ def make_run_chunk(game: TabularGame, layout: BNLayout, lr: float, mu: Mu = "uni
     and to pad the last chunk, so one compiled chunk serves every call).
     """
     check_mu(mu)
-    grad_v = jax.grad(value_mu)
+    value_fn, evaluate_fn = objective(game)
+    grad_v = jax.grad(value_fn)
 
     def ascent_step(_, theta):
         g = grad_v(theta, game, layout, mu)
@@ -40,7 +52,7 @@ def make_run_chunk(game: TabularGame, layout: BNLayout, lr: float, mu: Mu = "uni
 
     def record(theta, n_steps):
         theta = jax.lax.fori_loop(0, n_steps, ascent_step, theta)
-        return theta, evaluate(theta, game, layout)
+        return theta, evaluate_fn(theta, game, layout)
 
     def run_chunk(theta, steps):
         return jax.lax.scan(record, theta, steps)
@@ -48,8 +60,14 @@ def make_run_chunk(game: TabularGame, layout: BNLayout, lr: float, mu: Mu = "uni
     return run_chunk
 
 
-def record_schedule(iters: int, eval_every: int) -> tuple[np.ndarray, np.ndarray]:
-    """(steps before each record [R], iteration of each record [R]): 0, k, 2k, ..., iters."""
+def record_schedule(iters: int, eval_every: int, log_records: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(steps before each record [R], iteration of each record [R]): 0, k, 2k, ..., iters; or, with
+    log_records > 0, 0 and about that many log-spaced iterations from 1 to iters (for runs of 10^5+ iterations
+    whose dynamics happen at every scale)."""
+    if log_records > 0:
+        at = np.unique(np.round(np.geomspace(1, iters, log_records)).astype(np.int64))
+        steps = np.diff(np.concatenate([[0, 0], at])).astype(np.int32)
+        return steps, np.cumsum(steps)
     steps = [0] + [eval_every] * (iters // eval_every) + ([iters % eval_every] if iters % eval_every else [])
     steps = np.asarray(steps, np.int32)
     return steps, np.cumsum(steps)
@@ -58,13 +76,13 @@ def record_schedule(iters: int, eval_every: int) -> tuple[np.ndarray, np.ndarray
 class RunResult(NamedTuple):
     iters: np.ndarray  # int [R]
     metrics: Metrics  # each float64 [B, R]
-    theta: Theta  # final, each [B, S, C_i, 2]
+    theta: Theta  # final, each [B, S, C_i, A_i]
     compile_s: float
     run_s: float
 
 
 def run_seeds(
-    game: TabularGame,
+    game: TabularGame | MatrixGame,
     layout: BNLayout,
     seed: int,
     num_seeds: int,
@@ -74,6 +92,8 @@ def run_seeds(
     init_scale: float = 1.0,
     mu: Mu = "uniform",
     num_chunks: int = 10,
+    log_records: int = 0,
+    tied_init: bool = False,
     on_chunk: Callable[[int, int, Metrics], None] | None = None,
     on_compiled: Callable[[], None] | None = None,
 ) -> RunResult:
@@ -82,12 +102,13 @@ def run_seeds(
     The host loop runs `num_chunks` calls of one compiled chunk (same shapes every call), so progress can
     be shown between chunks; nothing inside the jit prints. Float64 throughout (x64 as a context).
     """
-    steps, rec_iters = record_schedule(iters, eval_every)
+    steps, rec_iters = record_schedule(iters, eval_every, log_records)
     per_chunk = math.ceil(len(steps) / max(1, min(num_chunks, len(steps))))
     padded = np.zeros(per_chunk * math.ceil(len(steps) / per_chunk), np.int32)
     padded[: len(steps)] = steps
     with jax.enable_x64(True):
-        theta = tuple(jnp.asarray(t) for t in init_theta(seed, num_seeds, layout, game.num_states, init_scale))
+        theta = tuple(jnp.asarray(t) for t in init_theta(seed, num_seeds, layout, game.num_states, init_scale,
+                                                             tied=tied_init))
         batched = jax.jit(jax.vmap(make_run_chunk(game, layout, lr, mu), in_axes=(0, None)))
         t0 = time.perf_counter()
         compiled = batched.lower(theta, jnp.asarray(padded[:per_chunk])).compile()
