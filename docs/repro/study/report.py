@@ -1,0 +1,137 @@
+"""The cross-benchmark study's numbers for docs/benchmarks.md, from the run directories of study.py (finished runs
+only): per task a table of every mode (absolute metric, paired difference to MAPPO, DAG density, wall-clock),
+learning curves (`python -m jbn.plot`) and, across tasks, the aggregate statistics (`python -m jbn.aggregate`).
+
+    python docs/repro/study/report.py [--root runs/study] [--out docs/benchmarks]
+
+Writes OUT/tables.md (the per-task tables), OUT/<task>/ (jbn.plot's figures and CSVs) and OUT/aggregate/
+(jbn.aggregate's). Paired differences: seed k of a mode against seed k of `none` (the same training seeds; the
+evaluation's episodes share their random numbers across modes), mean with a 95% t interval over the seeds."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+from scipy import stats
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from study import MODES, TASKS  # noqa: E402
+
+# Where the optimum is known (the matrix games: 25 steps of the best entry), the share of seeds that reach it.
+OPTIMUM = {"matrax_Climbing-stateless": 25 * 11.0, "matrax_Penalty-100-stateless": 25 * 10.0}
+
+
+def rows(path):
+    out = []
+    if os.path.exists(path):
+        for line in open(path, "rb"):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
+
+
+def absolute(run, policy="joint"):
+    """Per seed: the absolute metric's mean return (sampled actions) of `policy`."""
+    sel = [r for r in rows(os.path.join(run, "absolute.jsonl")) if r["policy"] == policy and not r["greedy"]]
+    if not sel and policy == "decentralized":  # mode none: its joint rows are decentralised already
+        return absolute(run, "joint")
+    return {r["seed"]: r["return"] for r in sel}
+
+
+def train_seconds(run):
+    """Wall-clock of the training chunks (compile excluded): each chunk's env steps of all runs / its SPS."""
+    cfg = json.load(open(os.path.join(run, "config.json")))
+    first = [r for r in rows(os.path.join(run, "metrics.jsonl")) if r["seed"] == cfg["seed"]]
+    num_runs = cfg["num_seeds"]
+    prev, total = 0, 0.0
+    for r in first:
+        total += (r["env_steps"] - prev) * num_runs / r["sps"]
+        prev = r["env_steps"]
+    summary = json.load(open(os.path.join(run, "summary.json")))
+    return total, summary.get("compile_s", float("nan"))
+
+
+def final_density(run):
+    sel = [r["dag_density"] for r in rows(os.path.join(run, "metrics.jsonl"))]
+    return float(np.mean(sel[-10:])) if sel else float("nan")
+
+
+def paired(a: dict, b: dict):
+    seeds = sorted(set(a) & set(b))
+    d = np.array([b[s] - a[s] for s in seeds])
+    if len(d) < 2:
+        return float("nan"), float("nan"), float("nan")
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    return d.mean(), d.mean() - half, d.mean() + half
+
+
+def mean_se(v):
+    v = np.asarray(list(v), float)
+    return v.mean(), v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else float("nan")
+
+
+def task_table(root, task) -> list[str]:
+    dirs = {m: os.path.join(root, f"{task.env}__{m}") for m in MODES}
+    done = {m: d for m, d in dirs.items() if os.path.exists(os.path.join(d, "absolute.jsonl"))}
+    if "none" not in done:
+        return []
+    base = absolute(done["none"])
+    base_s, _ = train_seconds(done["none"])
+    opt = OPTIMUM.get(task.env)
+    lines = [f"### {task.env}", "",
+             f"{task.steps:,} env steps per seed, {task.seeds} seeds; absolute metric: the final parameters over 320 "
+             f"episodes per seed (sampled actions); Δ: paired by seed against `none`, mean [95% t interval].", "",
+             "| mode | joint return | decentralised return | Δ joint vs none | Δ dec. vs none | final ρ | train s "
+             "(× none) | compile s |" + (" seeds at optimum (joint / dec.) |" if opt else ""),
+             "|---|---|---|---|---|---|---|---|" + ("---|" if opt else "")]
+    for m, d in done.items():
+        j, dec = absolute(d, "joint"), absolute(d, "decentralized")
+        (jm, js), (dm, ds) = mean_se(j.values()), mean_se(dec.values())
+        pj, pd = paired(base, j), paired(base, dec)
+        secs, comp = train_seconds(d)
+        row = (f"| {m} | {jm:.3g} ± {js:.2g} | {dm:.3g} ± {ds:.2g} | {pj[0]:+.3g} [{pj[1]:+.3g}, {pj[2]:+.3g}] | "
+               f"{pd[0]:+.3g} [{pd[1]:+.3g}, {pd[2]:+.3g}] | {final_density(d):.2f} | {secs:.0f} ({secs / base_s:.2f}) "
+               f"| {comp:.0f} |")
+        if opt:
+            row += (f" {sum(v >= 0.95 * opt for v in j.values())} / {sum(v >= 0.95 * opt for v in dec.values())} "
+                    f"of {len(j)} |")
+        lines.append(row)
+    return lines + [""]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python docs/repro/study/report.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--root", default="runs/study")
+    p.add_argument("--out", default="docs/benchmarks")
+    p.add_argument("--no-figures", action="store_true")
+    args = p.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    text, finished = [], []
+    for task in TASKS:
+        lines = task_table(args.root, task)
+        text += lines
+        if not lines:
+            continue
+        runs = [os.path.join(args.root, f"{task.env}__{m}") for m in MODES
+                if os.path.exists(os.path.join(args.root, f"{task.env}__{m}", "absolute.jsonl"))]
+        finished += runs
+        if not args.no_figures:
+            subprocess.run([sys.executable, "-m", "jbn.plot", *runs, "--out", os.path.join(args.out, task.env),
+                            "--labels", *[os.path.basename(r).split("__")[1] for r in runs]], check=True)
+    with open(os.path.join(args.out, "tables.md"), "w") as f:
+        f.write("\n".join(text) + "\n")
+    print("\n".join(text))
+    if finished and not args.no_figures:
+        subprocess.run([sys.executable, "-m", "jbn.aggregate", *finished, "--out", os.path.join(args.out, "aggregate")],
+                       check=True)
+
+
+if __name__ == "__main__":
+    main()
