@@ -222,3 +222,18 @@ def test_mava_files_are_read_with_their_own_metric_names(tmp_path):
     assert r.table.tasks == ("levelbasedforaging/2s-8x8-2p-2f-coop",)
     assert sorted(s.value for s in r.table.rows if s.algorithm == "ff_mappo") == [2.0, 3.0, 4.0]  # absolute metric
     assert r.improvement["ff_mappo"].estimate == 1.0
+
+
+def test_runs_keeps_the_first_n_runs_of_each_task_in_seed_order():
+    # t2 has 3 runs; --runs 2 keeps seeds 0 and 1 of each (normalised by min-max over every evaluation of the task)
+    data = dataset({"a": {"t1": [1.0, 2.0], "t2": [1.0, 3.0, 2.0]}, "b": {"t1": [0.0, 1.0], "t2": [2.0, 1.0, 3.0]}})
+    t = aggregate.table(data, runs=2)
+    lo1, hi1 = t.bounds["env/t1"][:2]
+    lo2, hi2 = t.bounds["env/t2"][:2]
+    want_a = np.array([[(1.0 - lo1) / (hi1 - lo1), (1.0 - lo2) / (hi2 - lo2)],
+                       [(2.0 - lo1) / (hi1 - lo1), (3.0 - lo2) / (hi2 - lo2)]])
+    np.testing.assert_allclose(t.scores["a"], want_a)
+    with pytest.raises(AggregateError, match="--runs 3: algorithm a has 2 run\\(s\\) on env/t1"):
+        aggregate.table(data, runs=3)
+    with pytest.raises(AggregateError, match="--runs 0 must be >= 1"):
+        aggregate.aggregate(data, runs=0)

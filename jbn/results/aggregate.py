@@ -177,9 +177,10 @@ def _run_order(run: str):
     return (run[: m.start()], int(m.group(1))) if m else (run, -1)
 
 
-def table(data: dict, metric: str = "return", norm: Sequence[str] = ()) -> Table:
-    """Scores, normalised per task (module docstring, steps 1-2), as rliable's matrices. AggregateError when an
-    algorithm lacks a task or has unequal numbers of runs on its tasks."""
+def table(data: dict, metric: str = "return", norm: Sequence[str] = (), runs: Optional[int] = None) -> Table:
+    """Scores, normalised per task (module docstring, steps 1-2), as rliable's matrices; runs: keep the first `runs`
+    runs (in seed order) of every algorithm on every task. AggregateError when an algorithm lacks a task or has
+    unequal numbers of runs on its tasks (or fewer than `runs`)."""
     rows = scores_of(data, metric)
     tasks = sorted({s.task for s in rows})
     algorithms = sorted({s.algorithm for s in rows})
@@ -212,13 +213,17 @@ def table(data: dict, metric: str = "return", norm: Sequence[str] = ()) -> Table
         per_task = []
         for t in tasks:
             lo, hi, _ = bounds[t]
-            runs = sorted((s for s in rows if s.algorithm == a and s.task == t), key=lambda s: _run_order(s.run))
-            per_task.append([(s.value - lo) / (hi - lo) for s in runs])
+            these = sorted((s for s in rows if s.algorithm == a and s.task == t), key=lambda s: _run_order(s.run))
+            if runs is not None:
+                if len(these) < runs:
+                    raise AggregateError(f"--runs {runs}: algorithm {a} has {len(these)} run(s) on {t}")
+                these = these[:runs]
+            per_task.append([(s.value - lo) / (hi - lo) for s in these])
         counts = {t: len(v) for t, v in zip(tasks, per_task)}
         if len(set(counts.values())) > 1:
             listed = ", ".join(f"{t}: {n}" for t, n in counts.items())
             raise AggregateError(f"algorithm {a} has different numbers of runs on its tasks ({listed}); rliable "
-                                 f"needs the same number")
+                                 f"needs the same number: --runs N keeps the first N of each")
         matrices[a] = np.array(per_task, dtype=np.float64).T  # [runs, tasks]
     return Table(metric, tuple(tasks), tuple(algorithms), matrices, bounds, tuple(rows), tuple(dropped))
 
@@ -320,11 +325,13 @@ def pick_baseline(algorithms: Sequence[str], baseline: Optional[str]) -> Optiona
 
 
 def aggregate(data: dict, metric: str = "return", baseline: Optional[str] = None, norm: Sequence[str] = (),
-              reps: int = 2000, seed: int = 0) -> Result:
-    """Every statistic of the module docstring from a marl-eval dict."""
+              reps: int = 2000, seed: int = 0, runs: Optional[int] = None) -> Result:
+    """Every statistic of the module docstring from a marl-eval dict (runs: `table`'s)."""
     if reps < 1:
         raise AggregateError(f"--reps {reps} must be >= 1 (bootstrap resamples; 2000 or more for reported CIs)")
-    t = table(data, metric, norm)
+    if runs is not None and runs < 1:
+        raise AggregateError(f"--runs {runs} must be >= 1")
+    t = table(data, metric, norm, runs)
     base = pick_baseline(t.algorithms, baseline)
     return Result(t, base, aggregates(t.scores, reps, seed),
                   improvement(t.scores, base, reps, seed) if base is not None else {}, profiles(t.scores, reps, seed))
@@ -473,6 +480,9 @@ class AggregateArgs:
     """bootstrap resamples of every confidence interval"""
     seed: int = 0
     """seed of the bootstrap resamples"""
+    runs: Optional[int] = None
+    """keep the first N runs (in seed order) of every algorithm on every task, where tasks have different numbers
+    of seeds (rliable needs a runs x tasks matrix; default: all, which must then be equal)"""
     policy: Policy = "joint"
     """run directories: which evaluation (as `python -m jbn.export --policy`)"""
     greedy: bool = False
@@ -484,7 +494,7 @@ def main(argv=None) -> None:
     warn = lambda line: print(line, file=sys.stderr)  # noqa: E731
     try:
         data = load(args.inputs, Options(policy=args.policy, greedy=args.greedy), warn)
-        result = aggregate(data, args.metric, args.baseline, args.norm, args.reps, args.seed)
+        result = aggregate(data, args.metric, args.baseline, args.norm, args.reps, args.seed, args.runs)
         for task in result.table.dropped:
             warn(f"note: left out {task}: every evaluation of it is equal")
         sources = {s.source for s in result.table.rows}
