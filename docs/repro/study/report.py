@@ -78,14 +78,14 @@ def mean_se(v):
 
 
 def task_table(root, task) -> list[str]:
-    dirs = {m: os.path.join(root, f"{task.env}__{m}") for m in MODES}
+    dirs = {m: os.path.join(root, f"{task.name}__{m}") for m in MODES}
     done = {m: d for m, d in dirs.items() if os.path.exists(os.path.join(d, "absolute.jsonl"))}
     if "none" not in done:
         return []
     base = absolute(done["none"])
     base_s, _ = train_seconds(done["none"])
     opt = OPTIMUM.get(task.env)
-    lines = [f"### {task.env}", "",
+    lines = [f"### {task.name}" + (f" ({' '.join(task.extra)})" if task.extra else ""), "",
              f"{task.steps:,} env steps per seed, {task.seeds} seeds; absolute metric: the final parameters over 320 "
              f"episodes per seed (sampled actions); Δ: paired by seed against `none`, mean [95% t interval].", "",
              "| mode | joint return | decentralised return | Δ joint vs none | Δ dec. vs none | final ρ | train s "
@@ -119,11 +119,11 @@ def main(argv=None):
         text += lines
         if not lines:
             continue
-        runs = [os.path.join(args.root, f"{task.env}__{m}") for m in MODES
-                if os.path.exists(os.path.join(args.root, f"{task.env}__{m}", "absolute.jsonl"))]
+        runs = [os.path.join(args.root, f"{task.name}__{m}") for m in MODES
+                if os.path.exists(os.path.join(args.root, f"{task.name}__{m}", "absolute.jsonl"))]
         finished += runs
         if not args.no_figures:
-            subprocess.run([sys.executable, "-m", "jbn.plot", *runs, "--out", os.path.join(args.out, task.env),
+            subprocess.run([sys.executable, "-m", "jbn.plot", *runs, "--out", os.path.join(args.out, task.name),
                             "--labels", *[os.path.basename(r).split("__")[1] for r in runs]], check=True)
     with open(os.path.join(args.out, "tables.md"), "w") as f:
         f.write("\n".join(text) + "\n")

@@ -30,11 +30,21 @@ class Task:
     steps: int  # env steps per seed, the same for every mode (docs/benchmarks.md says why this budget)
     seeds: int
     extra: tuple[str, ...] = ()  # flags of this task for every mode
+    tag: str = ""  # names a variant of a task (other flags in `extra`): runs/study/<env>[@<tag>]__<mode>
+
+    @property
+    def name(self) -> str:
+        return f"{self.env}@{self.tag}" if self.tag else self.env
 
 
+# Matrix games at a 10x larger learning rate than Mava's preset (2.5e-4): the best of lr {2.5e-4, 2.5e-3} x gamma
+# {0.99, 0.01} x ent_coef {0.01, 0} for both none and full in a 3e5-step, 4-seed sweep (docs/benchmarks.md)
+MATRIX_LR = ("--lr", "2.5e-3")
 # cheapest first: the queue runs in this order
 TASKS = (
     Task("matrax_Climbing-stateless", 1_000_000, 10),
+    Task("matrax_Climbing-stateless", 1_000_000, 10, MATRIX_LR, tag="lr2.5e-3"),
+    Task("matrax_Penalty-100-stateless", 1_000_000, 10, MATRIX_LR, tag="lr2.5e-3"),
     Task("matrax_Penalty-100-stateless", 1_000_000, 10),
     Task("mpe_simple_spread", 3_000_000, 5),
     Task("lbf_2s-8x8-2p-2f-coop", 4_096_000, 5),
@@ -55,7 +65,7 @@ MODES = {
 
 
 def run_dir(task: Task, mode: str) -> str:
-    return os.path.join(ROOT, f"{task.env}__{mode}")
+    return os.path.join(ROOT, f"{task.name}__{mode}")
 
 
 def command(task: Task, mode: str) -> list[str]:
@@ -90,10 +100,10 @@ def progress(task: Task, mode: str) -> str:
 
 
 def selected(args) -> list[tuple[Task, str]]:
-    tasks = [t for t in TASKS if not args.only or t.env in args.only]
-    unknown = set(args.only or ()) - {t.env for t in TASKS} | set(args.modes or ()) - set(MODES)
+    tasks = [t for t in TASKS if not args.only or t.name in args.only]
+    unknown = set(args.only or ()) - {t.name for t in TASKS} | set(args.modes or ()) - set(MODES)
     if unknown:
-        sys.exit(f"error: unknown task or mode {sorted(unknown)}; tasks: {[t.env for t in TASKS]}, modes: {list(MODES)}")
+        sys.exit(f"error: unknown task or mode {sorted(unknown)}; tasks: {[t.name for t in TASKS]}, modes: {list(MODES)}")
     return [(t, m) for t in tasks for m in MODES if not args.modes or m in args.modes]
 
 
@@ -109,7 +119,7 @@ def main(argv=None) -> None:
             print(" ".join(command(t, m)[1:]))
     elif args.what == "status":
         for t, m in runs:
-            print(f"{t.env:32s} {m:20s} {progress(t, m)}")
+            print(f"{t.name:41s} {m:20s} {progress(t, m)}")
     elif args.what == "save":
         unfinished = [run_dir(t, m) for t, m in runs if not finished(t, m)
                       and os.path.isdir(os.path.join(run_dir(t, m), "checkpoints"))]
