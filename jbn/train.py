@@ -10,6 +10,7 @@ compiled program, jbn/host/rundir.py the run directory.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from .host import distributed
@@ -19,17 +20,22 @@ from .host import distributed
 # now from the command line's flags or the JAX_* environment.
 distributed.boot(getattr(sys, "orig_argv", ()))
 
-import tyro  # noqa: E402
-
 from .host import checkpoint as ckpt  # noqa: E402
-from .training.config import Config, UserError  # noqa: E402
+from .training import flags  # noqa: E402
+from .training.config import Config, UserError, resolve  # noqa: E402
+from .training.sweep import parse as parse_sweep  # noqa: E402
 from .host.distributed import flag_value  # noqa: E402
 from .driver.loop import run  # noqa: E402,F401  (jbn.train.run: the programmatic form of this command)
 
 
+PROG = "python -m jbn.train"
+
+
 def resume_defaults(argv: list[str]) -> Config:
     """With --resume, the saved config of --run-dir is the default of every field not given on the command line,
-    so `python -m jbn.train --run-dir R --resume` is the whole resume command."""
+    so `python -m jbn.train --run-dir R --resume` is the whole resume command. The saved config is checked first,
+    by the rules of a new one (every field present, of its type, valid: `resolve`), so a config.json edited by hand
+    is refused naming the field and the file before anything is written or compiled."""
     run_dir = flag_value(argv, "--run-dir")
     if "--resume" not in argv or run_dir is None:
         return Config()
@@ -37,20 +43,37 @@ def resume_defaults(argv: list[str]) -> Config:
     # The chunk size follows the updates that remain unless given again; where this process runs (multi-host
     # addresses, its index) comes from this command line, never from the run's first start.
     saved = {k: v for k, v in saved.items() if k not in ("coordinator", "num_processes", "process_id")}
-    for name in ("sweep", "env_kwargs", "env_rules"):  # appended to their default on the command line: given again, they
-        if name in saved:                # replace the saved ones (and a different value is refused on resume)
+    for name in ("sweep", "env_kwargs", "env_rules"):
+        if name in saved:
             saved[name] = tuple(saved[name])
-        flag = "--" + name.replace("_", "-")
+    try:
+        resolve(Config(**{**saved, "run_dir": run_dir, "updates_per_chunk": None, "resume": True}))
+    except UserError as e:
+        raise UserError(f"--resume: {os.path.join(run_dir, 'config.json')}: {e}") from None
+    for name in ("sweep", "env_kwargs", "env_rules"):  # appended to their default on the command line: given again, they
+        flag = "--" + name.replace("_", "-")  # replace the saved ones (and a different value is refused on resume)
         if any(a == flag or a.startswith(flag + "=") for a in argv):
             saved.pop(name, None)
     return Config(**{**saved, "updates_per_chunk": None, "resume": True})
 
 
+def refuse_swept_flags(argv: list[str], cfg: Config) -> None:
+    """UserError for a flag whose value a --sweep axis replaces in every run (`--sweep lr=1e-3,2e-3 --lr 5e-4`)."""
+    given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    for name, values in parse_sweep(cfg.sweep):
+        flag = "--" + name.replace("_", "-")
+        if flag in given or "--" + name in given:
+            raise UserError(f"{flag} and --sweep {name}=...: the sweep sets {name} in every run "
+                            f"({', '.join(f'{v:g}' for v in values)}), so {flag} would be ignored; give one of them")
+
+
 def main(argv=None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        flags.check_flags(Config, argv, PROG)
         default = resume_defaults(argv)
-        cfg = tyro.cli(Config, args=argv, default=default, description=__doc__.split("\n\n")[0])
+        cfg = flags.parse(Config, argv, prog=PROG, description=__doc__.split("\n\n")[0], default=default)
+        refuse_swept_flags(argv, cfg)
         run(cfg)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

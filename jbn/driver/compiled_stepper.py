@@ -62,10 +62,9 @@ class CompiledStepper:
         if cfg.num_points > 1:
             text += (f"\nsweep: {cfg.num_points} points ({' x '.join(s.partition('=')[0] for s in cfg.sweep)}) x "
                      f"{cfg.num_seeds} seeds = {cfg.num_runs} runs in one program")
-        if placement is not None:
-            text += f"\n{placement.describe()}"
-        if placement is not None or cfg.num_runs > 1:
-            text += f"; memory estimate {self.need / 2**20:,.0f} MiB per device of {self.have / 2**30:,.1f} GiB"
+        text += f"\n{placement.describe()}; " if placement is not None else "\n"
+        need = f"{self.need / 2**20:,.0f} MiB" if self.need >= 2**20 else f"{self.need / 2**10:,.0f} KiB"
+        text += f"memory estimate {need} per device of {self.have / 2**30:,.1f} GiB"
         return text
 
     def compile(self, remaining: int) -> None:

@@ -16,6 +16,7 @@ import dataclasses
 import json
 import os
 import signal
+import sys
 import time
 
 import jax
@@ -23,52 +24,99 @@ import numpy as np
 from jax.experimental import multihost_utils
 from rich.console import Console
 
-from ..evaluation import summarize
+from ..evaluation import EVAL_SEED_OFFSET, summarize
 from ..host import checkpoint as ckpt
 from ..host import placement as place
 from ..host import rundir
-from ..host.interrupt import Interrupt
+from ..host.interrupt import Interrupt, Stopped, stopping_before_training
 from ..host.logging import RunLogger, chunk_summary, log_file
+from ..host.real_game import check_game, make_game
 from ..policy.dag_modes import is_learned
 from ..training import sweep
-from ..training.config import Config, UserError, check_chunking, is_sc2, resolve
+from ..training.config import Config, UserError, check_chunking, check_seeds, is_sc2, resolve
 from ..training.trainer import make_train
 from .compiled_stepper import CompiledStepper
 from .game_stepper import GameStepper
 
 
-def run(cfg: Config, console=None) -> dict:
+def run(cfg: Config, console=None, out=None) -> dict:
     """Train `cfg` (resolved or not): check everything, compile once, restore, run the chunks (log, evaluate,
     checkpoint), evaluate. Bad input raises UserError before anything is compiled or written. Ctrl-C/SIGTERM:
-    checkpoint the last completed chunk and raise SystemExit(128 + signal). Returns a summary."""
+    checkpoint the last completed chunk and raise SystemExit(128 + signal); before the first update, say how to
+    start again and raise it at once. Returns a summary. console: progress and diagnostics (stderr); out: the final
+    results (stdout)."""
     explicit_chunk = cfg.updates_per_chunk is not None
     cfg = resolve(cfg)
+    check_seeds("seed", cfg.seed, cfg.num_seeds, EVAL_SEED_OFFSET)  # the evaluation's key too (`eval_seed`)
     if place.init_distributed(cfg):  # before anything touches a device
         if cfg.run_dir is None:
             raise UserError("multi-host training needs --run-dir, the same directory on a filesystem every process "
                             "shares (checkpoints and logs of all processes go there)")
         if jax.process_index() > 0:  # process 0 speaks for the run; the others only fail loudly
-            console = Console(stderr=True, quiet=True)
+            console, out = Console(stderr=True, quiet=True), Console(quiet=True)
     console = console or Console(stderr=True)
+    out = out or Console()
     warn = lambda msg: console.print(f"[yellow]warning:[/] {msg}", soft_wrap=True)  # noqa: E731
+    if is_sc2(cfg.env):  # pysc2, the game and the map installed: before the run directory is created
+        check_game(make_game(cfg.env, cfg.sc2_layout, 1))
     placement = None if is_sc2(cfg.env) else place.make(cfg, cfg.num_runs)  # the runs must divide: before any write
     # the sizes, from shapes alone (jax.eval_shape: nothing compiled or allocated), before anything is created
     memory = None if is_sc2(cfg.env) else place.check_memory(
         make_train(cfg), cfg, sweep.hyper_of(sweep.base_values(cfg)), cfg.num_runs, placement)
+    existed = cfg.run_dir is not None and os.path.isdir(cfg.run_dir)
+    if existed:  # a log that is a directory: refused before the run directory is taken
+        rundir.check_log_paths(cfg.run_dir, jax.process_index())
     run_dir = rundir.new_run_dir(cfg)
     console.print(f"run dir: {run_dir}", soft_wrap=True, highlight=False)
-    lock_fd = rundir.lock(run_dir, jax.process_index())
+    process = jax.process_index()
+    lock_fd = rundir.lock(run_dir, process)
+    finished = False
     try:
-        return train_in(dataclasses.replace(cfg, run_dir=run_dir), explicit_chunk, console, warn, placement, memory)
+        summary = train_in(dataclasses.replace(cfg, run_dir=run_dir), explicit_chunk, console, warn, placement,
+                           memory, out)
+        finished = True
+        return summary
+    except Stopped as e:
+        stopped_before_training(run_dir, e.signum, lock_fd, process, not existed, console)
+        lock_fd = None
+        raise SystemExit(128 + e.signum) from None
     finally:
-        os.close(lock_fd)
-        saved = ckpt.list_updates(run_dir) if cfg.checkpoint else []
-        if saved and saved[0] < cfg.num_updates:
-            console.print(f"resume: {rundir.resume_command(run_dir)}", soft_wrap=True, highlight=False)
-        elif saved:
+        if lock_fd is not None:
+            os.close(lock_fd)
+        saved = ckpt.list_updates(run_dir) if cfg.checkpoint and lock_fd is not None else []
+        if finished and saved:  # only a run that got to its end is done
             longer = not is_learned(cfg.dag) or cfg.anneal == "none"  # else total_steps fixes the annealing schedule
             hint = f" (train longer: {rundir.resume_command(run_dir)} --total-steps N)" if longer else ""
             console.print(f"done: {run_dir}{hint}", soft_wrap=True, highlight=False)
+        elif saved and saved[0] < cfg.num_updates and not isinstance(sys.exc_info()[1], UserError):
+            console.print(f"resume: {rundir.resume_command(run_dir)}", soft_wrap=True, highlight=False)
+
+
+def stopped_before_training(run_dir: str, signum: int, lock_fd: int, process: int, created: bool, console) -> None:
+    """A signal before the first update (compiling, restoring): unlock, and say what the directory holds and how to
+    start again; a directory this run created and left empty is removed."""
+    rundir.unlock(run_dir, lock_fd, process)
+    name = signal.Signals(signum).name
+    left = sorted(os.listdir(run_dir))
+    if created and not left:
+        os.rmdir(run_dir)
+        console.print(f"{name}: stopped before the first update; nothing was written (the run directory is removed)",
+                      soft_wrap=True, highlight=False)
+    elif "config.json" in left:
+        console.print(f"{name}: stopped before the first update of {run_dir}; start it again with: "
+                      f"{rundir.resume_command(run_dir)} (or delete {run_dir})", soft_wrap=True, highlight=False)
+    else:
+        console.print(f"{name}: stopped before the first update; {run_dir} is as it was", soft_wrap=True,
+                      highlight=False)
+
+
+def rounding_note(cfg: Config) -> str | None:
+    """The line that says --total-steps is cut to whole updates (None when it is a whole number of them)."""
+    if cfg.total_steps % cfg.batch_size == 0:
+        return None
+    return (f"--total-steps {cfg.total_steps} is {cfg.num_updates} updates of {cfg.batch_size} env steps "
+            f"(num_envs {cfg.num_envs} x num_steps {cfg.num_steps}): {cfg.num_updates * cfg.batch_size:,} env steps "
+            f"per seed")
 
 
 def make_stepper(cfg: Config, placement, start_update: int, memory=None):
@@ -83,7 +131,7 @@ def prepare(cfg: Config, explicit_chunk: bool, console, warn, placement=None, me
     start from, compile seconds). Everything that can be wrong is checked before compiling."""
     run_dir = cfg.run_dir
     process = jax.process_index()
-    start_update, good = rundir.resume_point(cfg, warn)
+    start_update, good = rundir.resume_point(cfg, warn, process)
     remaining = cfg.num_updates - start_update
     if remaining and remaining % cfg.updates_per_chunk:
         if explicit_chunk:
@@ -93,7 +141,8 @@ def prepare(cfg: Config, explicit_chunk: bool, console, warn, placement=None, me
     if process == 0:
         with rundir.writing(run_dir, "config.json"):
             rundir.atomic_write(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
-    console.print(stepper.header(), soft_wrap=True, highlight=False)
+    note = rounding_note(cfg)
+    console.print(stepper.header() + (f"\n{note}" if note else ""), soft_wrap=True, highlight=False)
 
     # ---- compile, restore
     t0 = time.perf_counter()
@@ -111,10 +160,13 @@ def prepare(cfg: Config, explicit_chunk: bool, console, warn, placement=None, me
     return cfg, stepper, start_update, compile_s
 
 
-def train_in(cfg: Config, explicit_chunk: bool, console, warn, placement=None, memory=None) -> dict:
+def train_in(cfg: Config, explicit_chunk: bool, console, warn, placement=None, memory=None, out=None) -> dict:
     """`run` in a created and locked run directory; placement: where the runs go (None: one device); memory:
-    `placement.check_memory`'s result for this config (None: the stepper checks)."""
-    cfg, stepper, start_update, compile_s = prepare(cfg, explicit_chunk, console, warn, placement, memory)
+    `placement.check_memory`'s result for this config (None: the stepper checks); out: where the final results go
+    (default: console)."""
+    out = out or console
+    with stopping_before_training():  # a signal while compiling or restoring: Stopped (`run` says how to restart)
+        cfg, stepper, start_update, compile_s = prepare(cfg, explicit_chunk, console, warn, placement, memory)
     run_dir, process = cfg.run_dir, jax.process_index()
     remaining = cfg.num_updates - start_update
     K = stepper.updates_per_call
@@ -185,11 +237,11 @@ def train_in(cfg: Config, explicit_chunk: bool, console, warn, placement=None, m
         summary["eval"] = summarize(last_eval["rows"], stepper.has_win)
         for mode, res in summary["eval"].items():
             win = f" win {res['win_rate_mean']:.2f}" if stepper.has_win else ""
-            console.print(f"final eval {mode}: return {res['return_mean']:.3f}{win} (mean over seeds)", highlight=False)
+            out.print(f"final eval {mode}: return {res['return_mean']:.3f}{win} (mean over seeds)", highlight=False)
         if absolute:
             summary["absolute"] = summarize(absolute, stepper.has_win)
     if cfg.num_points > 1:  # one entry per point instead of a mean over unlike runs
-        summary["sweep"] = sweep_summary(cfg, last_eval["rows"], stepper.has_win, last_metrics, console)
+        summary["sweep"] = sweep_summary(cfg, last_eval["rows"], stepper.has_win, last_metrics, out)
     if process == 0:
         with rundir.writing(run_dir, "summary.json", kept=intact()):
             rundir.atomic_write(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2))

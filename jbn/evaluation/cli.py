@@ -20,7 +20,8 @@ import jax
 import tyro
 from rich.console import Console
 
-from ..training.config import UserError, is_sc2, preset_values
+from ..training.config import UserError, check_seeds, is_sc2, preset_values
+from ..training.flags import output_problem, parse
 from ..training.sweep import runs as runs_of
 from ..training.trainer import make_env
 from . import combos_for, eval_seed, load_config, load_params, make_evaluator, pick_checkpoint
@@ -52,10 +53,11 @@ class EvalArgs:
     """real StarCraft II only: games played side by side (each a game process)"""
 
 
-def run_cli(args: EvalArgs, console=None) -> dict:
-    """`python -m jbn.evaluate`: returns {"update", "rows", "out"[, "render"]}. Bad input raises UserError."""
+def run_cli(args: EvalArgs, console=None, err=None) -> dict:
+    """`python -m jbn.evaluate`: returns {"update", "rows", "out"[, "render"]}. Bad input raises UserError.
+    console: the tables (stdout); err: what is evaluated, what was written, warnings (stderr)."""
     console = console or Console()
-    err = Console(stderr=True)
+    err = err or Console(stderr=True)
     warn = lambda msg: err.print(f"[yellow]warning:[/] {msg}", soft_wrap=True, highlight=False)  # noqa: E731
     cfg = load_config(args.run_dir, warn)
     env_name = target_env(cfg, args.env)
@@ -63,6 +65,12 @@ def run_cli(args: EvalArgs, console=None) -> dict:
         raise UserError(f"--episodes must be >= 1, got {args.episodes!r}")
     if args.sc2_games < 1:
         raise UserError(f"--sc2-games must be >= 1, got {args.sc2_games!r}")
+    if args.seed is not None:
+        check_seeds("--seed", args.seed)
+    for flag, path in (("--out", args.out), ("--render", args.render)):
+        problem = output_problem(path, flag) if path is not None else None
+        if problem:
+            raise UserError(problem)
     if args.render is not None:
         check_renderable(env_name, args.render, lambda: make_env(cfg))  # builds the env, compiles nothing
     update, path = pick_checkpoint(args.run_dir, args.checkpoint, warn)
@@ -78,8 +86,8 @@ def run_cli(args: EvalArgs, console=None) -> dict:
     key = jax.random.PRNGKey(seed)
     greedy = (True,) if args.greedy else (False, True)
     where = f" on {env_name}" if env_name != cfg.env else ""
-    console.print(f"{cfg.env} dag={cfg.dag}: checkpoint {update} ({path}){where}, {episodes} episodes per seed and "
-                  f"row, evaluation seed {seed}", soft_wrap=True, highlight=False)
+    err.print(f"{cfg.env} dag={cfg.dag}: checkpoint {update} ({path}){where}, {episodes} episodes per seed and "
+              f"row, evaluation seed {seed}", soft_wrap=True, highlight=False)
     if game is None:
         runs = runs_of(cfg)
         ev = make_evaluator(cfg, trainer.policy, trainer.env, episodes, greedy=greedy)
@@ -100,20 +108,20 @@ def run_cli(args: EvalArgs, console=None) -> dict:
             json.dump(result, f, indent=1)
     except OSError as e:
         raise UserError(f"cannot write --out {out_path!r}: {e.strerror or e}") from None
-    console.print(f"wrote {out_path}", soft_wrap=True, highlight=False)
+    err.print(f"wrote {out_path}", soft_wrap=True, highlight=False)
     done = {"update": update, "rows": rows, "out": out_path}
     if args.render is not None:
         seed0 = jax.tree.map(lambda x: x[0], params)
         frames = render_episode(trainer.policy, trainer.env, seed0, jax.random.fold_in(key, cfg.seed), args.render,
                                 num_episodes=episodes, greedy=args.greedy, name=env_name)
-        console.print(f"wrote {args.render} ({frames} frames)", soft_wrap=True, highlight=False)
+        err.print(f"wrote {args.render} ({frames} frames)", soft_wrap=True, highlight=False)
         done["render"] = args.render
         done["frames"] = frames
     return done
 
 
 def main(argv=None) -> None:
-    args = tyro.cli(EvalArgs, args=argv, prog="python -m jbn.evaluate", description=__doc__.split("\n\n")[0])
+    args = parse(EvalArgs, argv, prog="python -m jbn.evaluate", description=__doc__.split("\n\n")[0])
     try:
         run_cli(args)
     except UserError as e:

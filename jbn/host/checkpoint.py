@@ -32,7 +32,7 @@ import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
 from ..policy.dag_modes import is_learned
-from ..training.config import Config, UserError
+from ..training.config import Config, UserError, check_types
 from .disk import stderr_held
 
 # Fields that may change when a run is resumed: they touch neither the compiled update nor the schedule.
@@ -45,6 +45,14 @@ PLACEMENT = frozenset({"data_parallel", "memory_check", "coordinator", "num_proc
 MANIFEST = "manifest.json"
 # Fields added after runs were written, with the value every run of that time had (no env had a shaped reward).
 LEGACY = {"reward_shaping_horizon": 0, "torso": "mlp"}
+# The fields every config.json has held since jbn's first version: one missing was removed by hand (or the file cut),
+# and a default in its place would resume another run (the default env, a different seed).
+RECORDED = frozenset(
+    {"env", "dag", "preset", "num_seeds", "seed", "total_steps", "num_envs", "num_steps", "num_epochs",
+     "num_minibatches", "lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef", "max_grad_norm", "huber_delta",
+     "ratio", "hidden", "arch", "learn_order", "deepset_edges", "mask_invisible_parents", "parent_obs", "anneal",
+     "updates_per_chunk", "run_dir", "checkpoint", "resume", "eval_episodes"}
+)
 
 
 class ConfigMismatch(UserError):
@@ -59,6 +67,8 @@ def saved_config(run_dir: str, context: str = "") -> dict:
         what = "is not a directory" if os.path.exists(run_dir) else "does not exist"
         raise UserError(f"{context}run dir {run_dir!r} {what}" + ("; nothing to resume" if context else ""))
     path = os.path.join(run_dir, "config.json")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UserError(f"{context}{path} is a directory, not a file; {run_dir!r} is damaged")
     if not os.path.isfile(path):
         raise UserError(f"{context}{path} does not exist; {run_dir!r} is not a run directory of `python -m jbn.train`")
     try:
@@ -70,7 +80,13 @@ def saved_config(run_dir: str, context: str = "") -> dict:
         raise UserError(f"{context}{path} does not hold a config (a JSON object), but {type(saved).__name__}")
     unknown = sorted(set(saved) - {f.name for f in dataclasses.fields(Config)})
     if unknown:
-        raise UserError(f"{context}{path} is from another version of jbn (unknown fields: {', '.join(unknown)})")
+        raise UserError(f"{context}{path} is from another version of jbn, or was edited (unknown fields: "
+                        f"{', '.join(unknown)})")
+    missing = sorted(RECORDED - set(saved))
+    if missing:
+        raise UserError(f"{context}{path} lacks {', '.join(missing)}, which every config.json of jbn holds (edited by "
+                        f"hand, or cut short?); restore {'it' if len(missing) == 1 else 'them'}. Nothing was changed")
+    check_types(saved, f"{context}{path}")
     return saved
 
 

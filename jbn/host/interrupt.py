@@ -1,7 +1,9 @@
-"""Ctrl-C and SIGTERM during training: finish the compiled call in flight, then checkpoint and exit."""
+"""Ctrl-C and SIGTERM: before training (compiling, restoring) stop at once, saying how to start again (`Stopped`);
+during training finish the compiled call in flight, then checkpoint and exit (`Interrupt`)."""
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import signal
 import sys
@@ -46,3 +48,31 @@ class Interrupt:
                 return future.result(timeout=0.2)
             except concurrent.futures.TimeoutError:
                 continue
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM before the first update (`stopping_before_training`)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stopping_before_training():
+    """Within: SIGINT and SIGTERM raise `Stopped` in the main thread, so that the caller can unlock the run and say
+    what to do (by default SIGTERM kills the process silently). Python runs the handler between bytecodes, so a signal
+    during XLA's compilation takes effect when the compiler returns."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum, frame):
+        raise Stopped(signum)
+
+    old = {sig: signal.signal(sig, handle) for sig in Interrupt.SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)

@@ -133,32 +133,63 @@ def lock(run_dir: str, process: int = 0) -> int:
     return fd
 
 
+def unlock(run_dir: str, fd: int, process: int = 0) -> None:
+    """Remove the lock file of `lock` (while still holding it) and release it: a run stopped before it wrote
+    anything to keep leaves no trace of the process."""
+    with contextlib.suppress(OSError):
+        os.remove(os.path.join(run_dir, ".lock" if process == 0 else f".lock.p{process}"))
+    os.close(fd)
+
+
 def read_log_rows(path: str, keep_updates: int, warn) -> list[str]:
-    """The logged rows of updates <= keep_updates; a torn or unreadable line (a kill mid-write) is dropped."""
+    """The logged rows of updates <= keep_updates; a line that is not a row (a kill mid-write, junk) is dropped with
+    one warning saying which lines and why. UserError when the path is not a file (a directory)."""
     if not os.path.exists(path):
         return []
-    kept = []
-    with open(path) as f:
-        lines = f.readlines()
-    for n, line in enumerate(lines):
-        if not line.strip():
+    check_log_path(path)
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    kept, problems = [], []
+    for n, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
         try:
+            line = raw.decode("utf-8")
             row = json.loads(line)
             update = int(row["update"])
+        except UnicodeDecodeError:
+            problems.append(f"line {n}: not UTF-8 text")
+            continue
         except (ValueError, KeyError, TypeError):
-            warn(f"{path}: dropped unreadable line {n + 1} of {len(lines)} (a write cut short)")
+            problems.append(f"line {n}: not a row (a write cut short?)")
             continue
         if update <= keep_updates:
-            kept.append(line if line.endswith("\n") else line + "\n")
+            kept.append(line + "\n")
+    if problems:
+        shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
+        warn(f"{path}: dropped {len(problems)} unreadable line(s) ({shown})")
     return kept
 
 
-def resume_point(cfg: Config, warn) -> tuple[int, list[tuple[int, str]]]:
+def check_log_path(path: str) -> None:
+    """UserError unless `path` is absent or a regular file (a directory where a log belongs cannot be read or cut)."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        what = "a directory" if os.path.isdir(path) else "not a regular file"
+        raise UserError(f"{path} is {what}, not a log file; move it away, then run the command again")
+
+
+def check_log_paths(run_dir: str, process: int = 0) -> None:
+    """`check_log_path` for each log of this process in run_dir."""
+    for stem in ("metrics", "eval", "absolute"):
+        check_log_path(log_file(run_dir, stem, process))
+
+
+def resume_point(cfg: Config, warn, process: int = 0) -> tuple[int, list[tuple[int, str]]]:
     """(update to start from, the good checkpoints newest first) of the run in cfg.run_dir; checks the resumed
     config and the checkpoints' files only, so it runs before anything is compiled."""
     run_dir = cfg.run_dir
     start_update, good = 0, []
+    check_log_paths(run_dir, process)  # before anything is written: reset_logs will cut or create them
     if cfg.resume:
         ckpt.check_resume_config(run_dir, dataclasses.asdict(cfg))
         good = ckpt.find_good(run_dir, warn)

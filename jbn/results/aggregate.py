@@ -52,6 +52,8 @@ from typing import Annotated, Callable, NamedTuple, Optional, Sequence
 import numpy as np
 import tyro
 
+from ..training.flags import parse
+
 from . import export
 from .export import ExportError, Options, Policy
 
@@ -490,7 +492,7 @@ class AggregateArgs:
 
 
 def main(argv=None) -> None:
-    args = tyro.cli(AggregateArgs, args=argv, prog="python -m jbn.aggregate", description=__doc__.split("\n\n")[0])
+    args = parse(AggregateArgs, argv, prog="python -m jbn.aggregate", description=__doc__.split("\n\n")[0])
     warn = lambda line: print(line, file=sys.stderr)  # noqa: E731
     try:
         data = load(args.inputs, Options(policy=args.policy, greedy=args.greedy), warn)
@@ -501,7 +503,10 @@ def main(argv=None) -> None:
         if sources == {"absolute", "final"}:
             warn("note: some runs have absolute metrics and some not; those without are scored by their final "
                  "evaluation")
-        write_outputs(result, args.out)
+        try:
+            write_outputs(result, args.out)
+        except OSError as e:  # a folder that cannot be written (read-only, a file in the way of a figure)
+            raise AggregateError(f"--out {args.out!r}: cannot write into it ({e.strerror or e})") from None
     except AggregateError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2)

@@ -8,6 +8,8 @@ Each RUN_DIR becomes OUT/<its name>/ with
   metrics.jsonl.gz            the per-update rows with the fields the figures use (METRIC_FIELDS), floats
                               rounded to 6 significant digits (the loss diagnostics and throughput are left out)
   eval.jsonl.gz               every evaluation row (returns, win rates, the Fig. 5/7-10 analyses), rounded alike
+  absolute.jsonl.gz           the absolute metric's rows (`--absolute-episodes`), when the run has them, as logged
+                              (not rounded: `jbn.export` reads them as the run's absolute_metrics)
 
 A run's metrics.jsonl holds ~20 loss and speed fields per seed and update (8 MB for 10 seeds x 1e6 steps of
 Aloha); the archive keeps the figures' numbers in ~2% of that, so a study's data can live in git beside its
@@ -26,7 +28,8 @@ from typing import Annotated
 
 import tyro
 
-from .plot import log_files, read_jsonl  # log_files: metrics.jsonl plus a multi-host run's per-process files
+from ..training.flags import parse
+from .plot import PlotError, log_files, read_jsonl, skipped_note  # log_files: metrics.jsonl plus a multi-host run's
 
 # The metrics.jsonl fields jbn.plot reads (plus episodes, the count behind each episode mean), and the tags that
 # group a sweep's runs (`jbn.training.sweep`: {"sweep": {name: value}}).
@@ -60,26 +63,54 @@ def _write_gz(path: str, rows) -> int:
     return n
 
 
-def archive_run(run_dir: str, out_dir: str) -> str:
-    """Write the archive of run_dir into out_dir/<name of run_dir>/ (replacing an older archive there)."""
+def _rows(paths, notes: list[str]):
+    """The rows of the log files `paths`, in order; a note for each file with unreadable lines (skipped)."""
+    for path in paths:
+        try:
+            rows, problems = read_jsonl(path)
+        except PlotError as e:
+            raise ArchiveError(str(e)) from None
+        if problems:
+            notes.append(skipped_note(path, problems))
+        yield from rows
+
+
+def archive_run(run_dir: str, out_dir: str, echo=None) -> str:
+    """Write the archive of run_dir into out_dir/<name of run_dir>/ (replacing an older archive there); echo(line):
+    the notes on lines skipped as unreadable (default: stderr)."""
 
     run_dir = os.path.normpath(run_dir)
+    if not os.path.isdir(run_dir):
+        what = "is not a directory" if os.path.exists(run_dir) else "does not exist"
+        raise ArchiveError(f"run dir {run_dir!r} {what}")
+    if os.path.isdir(os.path.join(run_dir, "metrics.jsonl")):
+        raise ArchiveError(f"{os.path.join(run_dir, 'metrics.jsonl')} is a directory, not a log file")
     metrics = [p for p in log_files(run_dir, "metrics") if not p.endswith(".gz")]
     if not metrics:
-        what = "does not exist" if not os.path.exists(run_dir) else "has no metrics.jsonl"
-        raise ArchiveError(f"run dir {run_dir!r} {what}")
+        raise ArchiveError(f"run dir {run_dir!r} has no metrics.jsonl")
     dest = os.path.join(out_dir, os.path.basename(run_dir))
     if os.path.realpath(dest) == os.path.realpath(run_dir):
         raise ArchiveError(f"--out {out_dir!r} would archive {run_dir!r} onto itself")
-    os.makedirs(dest, exist_ok=True)
-    for name in ("config.json", "summary.json"):
-        if os.path.isfile(os.path.join(run_dir, name)):
-            shutil.copyfile(os.path.join(run_dir, name), os.path.join(dest, name))
-    _write_gz(os.path.join(dest, "metrics.jsonl.gz"),
-              ({k: _round(r[k]) for k in METRIC_FIELDS + SWEEP_FIELDS if k in r} for p in metrics for r in read_jsonl(p)[0]))
+    notes: list[str] = []
+    metric_rows = [{k: _round(r[k]) for k in METRIC_FIELDS + SWEEP_FIELDS if k in r} for r in _rows(metrics, notes)]
     evals = [p for p in log_files(run_dir, "eval") if not p.endswith(".gz")]
-    if evals:
-        _write_gz(os.path.join(dest, "eval.jsonl.gz"), (_round(r) for p in evals for r in read_jsonl(p)[0]))
+    eval_rows = [_round(r) for r in _rows(evals, notes)]
+    absolute = [p for p in log_files(run_dir, "absolute") if not p.endswith(".gz")]
+    absolute_rows = list(_rows(absolute, notes))
+    try:
+        os.makedirs(dest, exist_ok=True)
+        for name in ("config.json", "summary.json"):
+            if os.path.isfile(os.path.join(run_dir, name)):
+                shutil.copyfile(os.path.join(run_dir, name), os.path.join(dest, name))
+        _write_gz(os.path.join(dest, "metrics.jsonl.gz"), metric_rows)
+        if evals:
+            _write_gz(os.path.join(dest, "eval.jsonl.gz"), eval_rows)
+        if absolute:
+            _write_gz(os.path.join(dest, "absolute.jsonl.gz"), absolute_rows)
+    except OSError as e:
+        raise ArchiveError(f"--out {out_dir!r}: cannot write {dest} ({e.strerror or e})") from None
+    for note in notes:
+        (echo or (lambda line: print(line, file=sys.stderr)))(note)
     return dest
 
 
@@ -94,7 +125,7 @@ class Args:
 
 
 def main(argv=None) -> None:
-    args = tyro.cli(Args, args=argv, description=__doc__.split("\n\n")[0])
+    args = parse(Args, argv, prog="python -m jbn.archive", description=__doc__.split("\n\n")[0])
     try:
         for run_dir in args.run_dirs:
             print(archive_run(run_dir, args.out))

@@ -34,6 +34,7 @@ from typing import Annotated, Optional, Sequence
 import numpy as np
 import tyro
 
+from ..training.flags import output_problem, parse
 from .plot import METRIC_KEYS, Metric, PlotError, Run, default_metric, load_runs_until, number, split_sweep
 
 QUANTITIES = ("final", "mean", "eval")
@@ -102,8 +103,10 @@ class Entry:
 
 
 def compare(run_dirs: Sequence[str], metric: Optional[Metric] = None, last: int = 10,
-            labels: Optional[Sequence[str]] = None, until: Optional[float] = None) -> tuple[Metric, list[Entry]]:
-    """Load the runs and compare each with the first. Raises PlotError on bad input."""
+            labels: Optional[Sequence[str]] = None, until: Optional[float] = None,
+            echo=None) -> tuple[Metric, list[Entry]]:
+    """Load the runs and compare each with the first. Raises PlotError on bad input. echo(line): the notes on what
+    was tolerated while reading (lines skipped as unreadable); default: not shown."""
     if len(run_dirs) < 2:
         raise PlotError(f"give a base run and at least one run to compare with it, got {len(run_dirs)} run dir(s)")
     if last < 1:
@@ -111,6 +114,10 @@ def compare(run_dirs: Sequence[str], metric: Optional[Metric] = None, last: int 
     if labels is not None and len(labels) != len(run_dirs):
         raise PlotError(f"--labels has {len(labels)} label(s) for {len(run_dirs)} run dir(s)")
     runs = load_runs_until(run_dirs, labels, until)
+    for run in runs:
+        for note in run.notes:
+            if echo is not None:
+                echo(note)
     if labels is None:  # the default '<env> <dag>' of runs that differ in another option: add the directory
         runs = [dataclasses.replace(r, label=f"{r.label} [{os.path.basename(os.path.normpath(r.path))}]") for r in runs]
     if metric is None:
@@ -176,18 +183,30 @@ class CompareArgs:
     """also write the numbers to this JSON file"""
 
 
-def main(argv=None) -> None:
-    args = tyro.cli(CompareArgs, args=argv, prog="python -m jbn.compare", description=__doc__.split("\n\n")[0])
+def write_json(path: str, metric: Metric, last: int, until: Optional[float], entries: Sequence[Entry]) -> None:
     try:
-        metric, entries = compare(args.run_dirs, args.metric, args.last, args.labels, args.until)
+        with open(path, "w") as f:
+            json.dump({"metric": metric, "last": last, "until": until, "runs": [dataclasses.asdict(e) for e in entries]},
+                      f, indent=1)
+    except OSError as e:
+        raise PlotError(f"--json {path!r}: cannot write it ({e.strerror or e})") from None
+
+
+def main(argv=None) -> None:
+    """The table goes to stdout; notes and errors to stderr."""
+    args = parse(CompareArgs, argv, prog="python -m jbn.compare", description=__doc__.split("\n\n")[0])
+    try:
+        problem = output_problem(args.json, "--json") if args.json else None
+        if problem:
+            raise PlotError(problem)
+        metric, entries = compare(args.run_dirs, args.metric, args.last, args.labels, args.until,
+                                  echo=lambda line: print(line, file=sys.stderr))
+        if args.until is not None:
+            print(f"at {args.until:g} env steps per seed")
+        print(table(metric, entries, args.last))
+        if args.json:
+            write_json(args.json, metric, args.last, args.until, entries)
+            print(f"wrote {args.json}", file=sys.stderr)
     except PlotError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2)
-    if args.until is not None:
-        print(f"at {args.until:g} env steps per seed")
-    print(table(metric, entries, args.last))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"metric": metric, "last": args.last, "until": args.until, "runs": [dataclasses.asdict(e) for e in entries]}, f,
-                      indent=1)
-        print(args.json)

@@ -49,9 +49,11 @@ from typing import Annotated, Callable, Literal, NamedTuple, Optional, Sequence
 
 import tyro
 
+from ..training.flags import parse
+
 from ..policy.dag_modes import has_parents, is_learned
 from ..training.labels import point_label
-from .plot import log_files, read_jsonl
+from .plot import PlotError, log_files, read_jsonl, skipped_note
 
 Policy = Literal["joint", "decentralized"]
 ABSOLUTE = "absolute_metrics"  # marl-eval's key of a run's absolute metric
@@ -120,11 +122,13 @@ def read_run(path: str) -> RunFiles:
     notes = []
     config_path = os.path.join(path, "config.json")
     config = {}
-    if os.path.isfile(config_path):
+    if os.path.exists(config_path):
         try:
-            with open(config_path) as f:
-                config = json.load(f)
-        except ValueError as e:
+            with open(config_path, "rb") as f:
+                config = json.loads(f.read().decode("utf-8"))
+        except OSError as e:
+            raise ExportError(f"{config_path}: not readable ({e.strerror or e})") from None
+        except ValueError as e:  # UnicodeDecodeError included
             raise ExportError(f"{config_path}: not readable as JSON ({e})") from None
         if not isinstance(config, dict):
             raise ExportError(f"{config_path}: not a JSON object")
@@ -136,12 +140,12 @@ def read_run(path: str) -> RunFiles:
     for stem, files in (("eval", eval_files), ("absolute", absolute_files)):
         for file in files:
             try:
-                read, skipped = read_jsonl(file)
-            except (OSError, EOFError, UnicodeDecodeError) as e:
-                raise ExportError(f"{file}: not readable ({e})") from None
+                read, problems = read_jsonl(file)
+            except PlotError as e:
+                raise ExportError(str(e)) from None
             rows[stem].extend(read)
-            if skipped:
-                notes.append(f"note: {file}: skipped {skipped} unreadable line(s)")
+            if problems:
+                notes.append(skipped_note(file, problems))
     return RunFiles(path, config, rows["eval"], rows["absolute"], bool(absolute_files), tuple(notes))
 
 
@@ -408,7 +412,7 @@ class ExportArgs:
 
 
 def main(argv=None) -> None:
-    args = tyro.cli(ExportArgs, args=argv, prog="python -m jbn.export", description=__doc__.split("\n\n")[0])
+    args = parse(ExportArgs, argv, prog="python -m jbn.export", description=__doc__.split("\n\n")[0])
     opts = Options(policy=args.policy, greedy=args.greedy, env_name=args.env_name, task_name=args.task_name,
                    absolute_from_final=args.absolute_from_final)
     warn = lambda line: print(line, file=sys.stderr)  # noqa: E731

@@ -52,6 +52,7 @@ import numpy as np
 import tyro
 
 from ..policy.dag_modes import is_learned
+from ..training.flags import parse
 from ..training.labels import format_value, point_label  # noqa: F401  (re-exported)
 
 Metric = Literal["return", "win_rate", "reward_per_step"]
@@ -80,23 +81,40 @@ class PlotError(Exception):
 # ---------------------------------------------------------------------------------------------------- data
 
 
-def read_jsonl(path: str) -> tuple[list[dict], int]:
-    """The JSON objects of a .jsonl file, one per line, and how many lines were unreadable (a torn write)."""
-    rows, skipped = [], 0
-    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError:
-                skipped += 1
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-            else:
-                skipped += 1
-    return rows, skipped
+def read_jsonl(path: str) -> tuple[list[dict], list[str]]:
+    """The JSON objects of a .jsonl file (or .jsonl.gz), one per line, and what was wrong with each line left out
+    ("line 7: not JSON (a write cut short?)", "line 3: not UTF-8 text"): a torn write or junk is skipped, never
+    fatal. PlotError when the path is not a readable file (a directory, a damaged gzip, no permission)."""
+    if os.path.isdir(path):
+        raise PlotError(f"{path} is a directory, not a log file")
+    try:
+        with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as f:
+            data = f.read()
+    except (OSError, EOFError) as e:
+        raise PlotError(f"{path}: not readable ({getattr(e, 'strerror', None) or e})") from None
+    rows, problems = [], []
+    for n, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            problems.append(f"line {n}: not UTF-8 text")
+            continue
+        except ValueError:
+            problems.append(f"line {n}: not JSON (a write cut short?)")
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+        else:
+            problems.append(f"line {n}: JSON {type(row).__name__}, not a row")
+    return rows, problems
+
+
+def skipped_note(path: str, problems: Sequence[str]) -> str:
+    """The one line that says which lines of a log were skipped and why (at most three named)."""
+    shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
+    return f"note: {path}: skipped {len(problems)} unreadable line(s) ({shown})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,10 +168,10 @@ def log_files(path: str, stem: str) -> list[str]:
     extra = [p for p in glob.glob(os.path.join(path, f"{stem}.p*.jsonl"))
              if re.fullmatch(rf"{stem}\.p\d+\.jsonl", os.path.basename(p))]
     extra.sort(key=lambda p: int(os.path.basename(p)[len(stem) + 2:-len(".jsonl")]))
-    main = os.path.join(path, f"{stem}.jsonl")
-    if not os.path.isfile(main) and not extra and os.path.isfile(main + ".gz"):
+    main = os.path.join(path, f"{stem}.jsonl")  # a directory in its place is returned: read_jsonl names it
+    if not os.path.exists(main) and not extra and os.path.isfile(main + ".gz"):
         return [main + ".gz"]
-    return ([main] if os.path.isfile(main) else []) + extra
+    return ([main] if os.path.exists(main) else []) + extra
 
 
 def default_label(config: dict, fallback: str) -> str:
@@ -180,11 +198,13 @@ def load_run(path: str, label: Optional[str] = None) -> Run:
     notes = []
     config_path = os.path.join(path, "config.json")
     config = {}
-    if os.path.isfile(config_path):
+    if os.path.exists(config_path):
         try:
-            with open(config_path) as f:
-                config = json.load(f)
-        except ValueError as e:
+            with open(config_path, "rb") as f:
+                config = json.loads(f.read().decode("utf-8"))
+        except OSError as e:
+            raise PlotError(f"{config_path}: not readable ({e.strerror or e})") from None
+        except ValueError as e:  # UnicodeDecodeError included
             raise PlotError(f"{config_path}: not readable as JSON ({e})") from None
         if not isinstance(config, dict):
             raise PlotError(f"{config_path}: not a JSON object")
@@ -193,10 +213,10 @@ def load_run(path: str, label: Optional[str] = None) -> Run:
     metrics, evals = [], []
     for rows, paths in ((metrics, metrics_paths), (evals, log_files(path, "eval"))):
         for file in paths:
-            read, skipped = read_jsonl(file)
+            read, problems = read_jsonl(file)
             rows.extend(read)
-            if skipped:
-                notes.append(f"note: {file}: skipped {skipped} unreadable line(s)")
+            if problems:
+                notes.append(skipped_note(file, problems))
     if not metrics:
         raise PlotError(f"{metrics_paths[0]} holds no readable row")
     fallback = os.path.basename(os.path.normpath(path))
@@ -535,9 +555,13 @@ class PlotArgs:
 
 
 def main(argv=None) -> None:
-    args = tyro.cli(PlotArgs, args=argv, prog="python -m jbn.plot", description=__doc__.split("\n\n")[0])
+    args = parse(PlotArgs, argv, prog="python -m jbn.plot", description=__doc__.split("\n\n")[0])
     try:
-        make_figures(args.run_dirs, args.out, args.metric, args.smooth, args.labels, ylim=args.ylim, until=args.until)
+        try:
+            make_figures(args.run_dirs, args.out, args.metric, args.smooth, args.labels, ylim=args.ylim,
+                         until=args.until)
+        except OSError as e:  # a folder that cannot be written (read-only, a directory where a figure goes)
+            raise PlotError(f"--out {args.out!r}: cannot write into it ({e.strerror or e})") from None
     except PlotError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import typing
 from dataclasses import dataclass
-from typing import Literal, Optional, get_args
+from typing import Annotated, Literal, Optional, Union, get_args, get_origin
 
 import tyro
 
@@ -39,6 +40,7 @@ SC2Layout = Literal["smax", "smac"]
 SC2_LAYOUTS: tuple[str, ...] = get_args(SC2Layout)
 SINKHORN_ITERS = 20  # the paper's L
 MAX_STEPS = 2**31  # env steps per seed: the update and step counters of the compiled program are int32
+SEED_LIMIT = 2**32  # jax.random.PRNGKey takes a seed as an unsigned 32-bit integer: larger ones wrap (2**32 is seed 0)
 
 
 # Paper Table 2 / the authors' code, with rollout sizes for a vectorised trainer.
@@ -206,18 +208,23 @@ class Config:
     seed: int = 0
     """first seed; seed k of the batch uses seed + k"""
     total_steps: Optional[int] = None
-    """env steps per seed"""
+    """env steps per seed, cut to whole updates of num_envs x num_steps; 1e7 is fine (default: from the preset)"""
     num_envs: Optional[int] = None
-    """parallel envs per seed"""
+    """parallel envs per seed (default: from the preset)"""
     num_steps: Optional[int] = None
-    """rollout length T per update"""
+    """rollout length T per update (default: from the preset)"""
     num_epochs: Optional[int] = None
+    """PPO epochs over each rollout (default: from the preset)"""
     num_minibatches: Optional[int] = None
+    """minibatches per epoch (default: from the preset)"""
     lr: Optional[float] = None
+    """learning rate, Adam (default: from the preset)"""
     gamma: Optional[float] = None
+    """discount (default: from the preset)"""
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
     ent_coef: Optional[float] = None
+    """entropy bonus coefficient (default: from the preset)"""
     vf_coef: float = 1.0
     max_grad_norm: float = 10.0
     """gradient clipping norm"""
@@ -240,23 +247,26 @@ class Config:
     arch: Optional[Arch] = None
     """actor architecture (Table 2; default: from the preset)"""
     learn_order: Optional[bool] = None
-    """context mode: learn the topological order Π (else Π = I, the paper's SMAC setting)"""
+    """context mode: learn the topological order Π (else Π = I, the paper's SMAC setting) (default: from the
+    preset)"""
     deepset_edges: Optional[bool] = None
+    """context mode: the edge net reads the joint observation as a set (a DeepSet: per-agent encoder, mean over
+    agents; Table 2's for CG) (default: from the preset)"""
     sinkhorn_iters: Optional[int] = None
     """context mode with a learned order: Gumbel-Sinkhorn iterations L behind the permutation's straight-through
     gradient (default: the paper's 20). Only the PPO update runs them (sampling takes the exact assignment alone), so L
     changes the estimator, not the sampled orders; fewer is faster (docs/reproduction.md, "Sinkhorn iterations")"""
     mask_invisible_parents: Optional[bool] = None
-    """SMAX: a parent the child cannot see contributes zeros (the authors' code)"""
+    """SMAX: a parent the child cannot see contributes zeros (the authors' code) (default: from the preset)"""
     parent_obs: Optional[bool] = None
-    """Aloha: parents also pass their observations"""
+    """Aloha: parents also pass their observations (default: from the preset)"""
     anneal: Optional[Anneal] = None
     """density annealing schedule in context mode (paper §7.4.4; default: MMM2 on smax_MMM/MMM2, 6h_vs_8z on
     other SMAX maps, none on CG and Aloha)"""
     updates_per_chunk: Optional[int] = None
     """PPO updates per jitted chunk (default: about 50k env steps and at most 1/50 of the run)"""
     run_dir: Optional[str] = None
-    """output directory (config.json, metrics.jsonl, checkpoints); default runs/<env>_<dag>_<time>[-k], new"""
+    """output directory (config.json, metrics.jsonl, checkpoints) (default: runs/<env>_<dag>_<time>[-k], new)"""
     checkpoint: bool = True
     """write atomic checkpoints (every --checkpoint-every-s seconds and at the end); resume with --resume"""
     checkpoint_every_s: float = 300.0
@@ -420,8 +430,7 @@ def resolve(cfg: Config) -> Config:
     if isinstance(cfg.reward_shaping_horizon, bool) or not isinstance(cfg.reward_shaping_horizon, int) \
             or cfg.reward_shaping_horizon < 0:
         raise UserError(f"reward_shaping_horizon must be an integer >= 0 (env steps), got {cfg.reward_shaping_horizon!r}")
-    if cfg.seed < 0:
-        raise UserError(f"seed must be >= 0, got {cfg.seed!r}")
+    check_seeds("seed", cfg.seed, cfg.num_seeds)
     if cfg.batch_size % cfg.num_minibatches:
         raise UserError(
             f"num_envs * num_steps = {cfg.num_envs} * {cfg.num_steps} = {cfg.batch_size} is not divisible by "
@@ -463,6 +472,65 @@ def resolve(cfg: Config) -> Config:
     if not cfg.resume and not _resolved(given):  # a saved or resolved config was checked when first resolved
         refuse_idle_flags(given, cfg)
     return dataclasses.replace(cfg, sweep=sweep.check(cfg))
+
+
+def check_seeds(name: str, first: int, count: int = 1, offset: int = 0) -> None:
+    """UserError unless the seeds first + offset .. first + offset + count - 1 are PRNGKey seeds (0 .. SEED_LIMIT - 1):
+    a larger one would wrap silently onto a small one (2**32 trains as seed 0). offset: a key derived from the seed
+    (the evaluation's, `jbn.evaluation.EVAL_SEED_OFFSET`)."""
+    if isinstance(first, bool) or not isinstance(first, int) or first < 0:
+        raise UserError(f"{name} must be an integer >= 0, got {first!r}")
+    last = first + offset + count - 1
+    if last >= SEED_LIMIT:
+        top = SEED_LIMIT - 1 - offset - (count - 1)
+        used = ([f"{count} seeds"] if count > 1 else []) + ([f"the evaluation's seed offset {offset:,}"] if offset else [])
+        raise UserError(f"{name} {first} is too large: PRNG keys take seeds 0 .. {SEED_LIMIT - 1} (32 bits; a larger "
+                        f"one wraps onto a small one)" + (f", and with {' and '.join(used)} the {name} must be at most "
+                                                          f"{top}" if used else ""))
+
+
+def _describe(hint) -> str:
+    """What a value of a Config field's type is, in words (for a config.json edited by hand)."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Annotated:
+        return _describe(args[0])
+    if origin is Union:
+        return " or ".join(_describe(a) for a in args if a is not type(None)) + " or null"
+    if origin is Literal:
+        return "one of " + ", ".join(json.dumps(a) for a in args)
+    if origin is tuple:
+        return "a list of strings"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(hint, str(hint))
+
+
+def _is_of(value, hint) -> bool:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Annotated:
+        return _is_of(value, args[0])
+    if origin is Union:
+        return any(_is_of(value, a) for a in args)
+    if origin is Literal:
+        return not isinstance(value, bool) and value in args
+    if origin is tuple:
+        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def check_types(values: dict, where: str) -> None:
+    """UserError naming the first field of `values` (a config.json: JSON values, lists for tuples) whose value is not
+    of its Config field's type; `where` names the file. Unknown names are the caller's to refuse."""
+    hints = typing.get_type_hints(Config, include_extras=True)
+    for name, value in values.items():
+        if name in hints and not _is_of(value, hints[name]):
+            raise UserError(f"{where}: {name} is {json.dumps(value)}, not {_describe(hints[name])}")
 
 
 def has_shaped_reward(cfg: Config) -> bool:
