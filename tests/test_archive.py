@@ -76,3 +76,13 @@ def test_bad_input_exits_2_naming_the_path(tmp_path, capsys):
     run, _ = _run(tmp_path)
     with pytest.raises(archive.ArchiveError, match="onto itself"):
         archive.archive_run(run, str(tmp_path / "runs"))
+
+
+def test_the_absolute_metric_is_archived_as_logged(tmp_path):
+    run, _ = _run(tmp_path)
+    absolute = [{"update": 5, "env_steps": 4000, "seed": s, "policy": "joint", "greedy": False, "episodes": 3,
+                 "return": 1.0 / 3 + s, "returns": [0.123456789 + s, 0.5 + s, 0.376543211 + s]} for s in (0, 1)]
+    with open(f"{run}/absolute.jsonl", "w") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in absolute))
+    dest = archive.archive_run(run, str(tmp_path / "archive"))
+    assert [json.loads(line) for line in gzip.open(f"{dest}/absolute.jsonl.gz", "rt")] == absolute  # not rounded
