@@ -5,8 +5,8 @@
 What this adds to `tyro.cli`, for every command line of jbn (train, evaluate, plot, compare, archive, export,
 aggregate):
   - an unknown flag is one line naming the closest known flag ("did you mean --lr?"), before tyro parses anything;
-  - an integer may be written as people write it: 1e7, 1.6e1, 2e1 (a whole number in float notation); 1.5e3 is
-    refused ("is not a whole number");
+  - an integer may be written as people write it: 1e7, 1.6e1, 2e1 (a whole number in float notation); 2.5 or 1.5e0
+    is refused ("is not a whole number");
   - `--help` shows readable types (INT, FLOAT, {a,b}: never {None}|INT) and one default per flag: a field whose
     docstring names its default ("(default: ...)") gets no second one from tyro;
   - tyro's error boxes (a bad choice, a missing value, a required flag left out) become one line.
@@ -35,7 +35,7 @@ T = TypeVar("T")
 
 
 def whole_number(text: str) -> int:
-    """An int from '10000000', '1e7' or '1.6e1'; ValueError for text that is not a whole number ('1.5e3')."""
+    """An int from '10000000', '1e7' or '1.6e1'; ValueError for text that is not a whole number ('2.5')."""
     try:
         return int(text)
     except ValueError:
