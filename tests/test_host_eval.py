@@ -104,10 +104,10 @@ def fake_3m(tmp_path, monkeypatch):
 
 
 def test_smax_policy_plays_the_game_unchanged(smax_run, fake_3m, tmp_path):
-    console = Console(file=io.StringIO(), width=200)
+    console, err = Console(file=io.StringIO(), width=200), Console(file=io.StringIO(), width=200)
     out_path = str(tmp_path / "eval.json")
     out = evaluate.run_cli(evaluate.EvalArgs(smax_run, env="sc2_3m", episodes=3, sc2_games=2, out=out_path),
-                           console=console)
+                           console=console, err=err)
     rows = out["rows"]
     assert [(r["policy"], r["greedy"]) for r in rows] == [("joint", False), ("joint", True),
                                                          ("decentralized", False), ("decentralized", True)]
@@ -115,8 +115,8 @@ def test_smax_policy_plays_the_game_unchanged(smax_run, fake_3m, tmp_path):
         assert r["episodes"] == 3 and r["length"] == 60.0 and r["return"] == 0.0 and r["win_rate"] == 0.0
     saved = json.load(open(out_path))
     assert saved["env"] == "sc2_3m" and saved["rows"] == rows
-    text = console.file.getvalue()
-    assert "on sc2_3m" in text and "decentralized" in text
+    assert "on sc2_3m" in err.file.getvalue()  # what is evaluated: stderr; the table: stdout
+    assert "decentralized" in console.file.getvalue()
     assert evaluation.summarize(rows, True)["joint"]["length_mean"] == 60.0
 
 
