@@ -21,7 +21,7 @@ from .host import distributed
 distributed.boot(getattr(sys, "orig_argv", ()))
 
 from .host import checkpoint as ckpt  # noqa: E402
-from .training import flags  # noqa: E402
+from .cmdline import flags  # noqa: E402
 from .training.config import Config, UserError, resolve  # noqa: E402
 from .training.sweep import parse as parse_sweep  # noqa: E402
 from .host.distributed import flag_value  # noqa: E402

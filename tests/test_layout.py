@@ -15,6 +15,7 @@ PACKAGES = ("jbn", "envs_jax")
 # layer's nor another package of its own layer. The command lines at jbn/'s top level (`ENTRY_POINTS`) sit above
 # every layer and no package imports them.
 LAYERS = (
+    ("cmdline",),  # how the command lines read their flags (no JAX, nothing of jbn)
     ("policy",),  # the BN joint policy: DAGs, networks, sampling and log-prob
     ("training", "tabular"),  # the compiled training program; the exact tabular experiments
     ("host", "results"),  # run management on the host; figures and comparisons from run directories

@@ -21,7 +21,7 @@ import tyro
 from rich.console import Console
 
 from ..training.config import UserError, check_seeds, is_sc2, preset_values
-from ..training.flags import output_problem, parse
+from ..cmdline.flags import output_problem, parse
 from ..training.sweep import runs as runs_of
 from ..training.trainer import make_env
 from . import combos_for, eval_seed, load_config, load_params, make_evaluator, pick_checkpoint

@@ -52,7 +52,7 @@ from typing import Annotated, Callable, NamedTuple, Optional, Sequence
 import numpy as np
 import tyro
 
-from ..training.flags import parse
+from ..cmdline.flags import parse
 
 from . import export
 from .export import ExportError, Options, Policy

@@ -28,7 +28,7 @@ from typing import Annotated
 
 import tyro
 
-from ..training.flags import parse
+from ..cmdline.flags import parse
 from .plot import PlotError, log_files, read_jsonl, skipped_note  # log_files: metrics.jsonl plus a multi-host run's
 
 # The metrics.jsonl fields jbn.plot reads (plus episodes, the count behind each episode mean), and the tags that

@@ -34,7 +34,7 @@ from typing import Annotated, Optional, Sequence
 import numpy as np
 import tyro
 
-from ..training.flags import output_problem, parse
+from ..cmdline.flags import output_problem, parse
 from .plot import METRIC_KEYS, Metric, PlotError, Run, default_metric, load_runs_until, number, split_sweep
 
 QUANTITIES = ("final", "mean", "eval")

@@ -49,7 +49,7 @@ from typing import Annotated, Callable, Literal, NamedTuple, Optional, Sequence
 
 import tyro
 
-from ..training.flags import parse
+from ..cmdline.flags import parse
 
 from ..policy.dag_modes import has_parents, is_learned
 from ..training.labels import point_label

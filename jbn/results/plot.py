@@ -52,7 +52,7 @@ import numpy as np
 import tyro
 
 from ..policy.dag_modes import is_learned
-from ..training.flags import parse
+from ..cmdline.flags import parse
 from ..training.labels import format_value, point_label  # noqa: F401  (re-exported)
 
 Metric = Literal["return", "win_rate", "reward_per_step"]

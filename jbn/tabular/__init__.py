@@ -35,7 +35,7 @@ CLI (Figure 3; matrix games):
     python -m jbn.tabular --game climbing penalty --penalty-k -100 --seeds 50 --iters 1000000 --log-records 120 \\
         --out docs/tabular_matrix.json --plot docs/tabular_matrix.png
 
-It imports only jbn.policy (the DAGs) below it; nothing else in jbn imports it.
+It imports only jbn.policy (the DAGs) and jbn.cmdline (its flags) below it; nothing else in jbn imports it.
 """
 
 from jbn.tabular.cli import TabularConfig, main, run, run_matrix, summarise, summarise_matrix

@@ -346,10 +346,10 @@ def run_matrix(cfg: TabularConfig, console) -> list[dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict]:
-    import tyro
+    from jbn.cmdline.flags import parse  # 1e7 for integers, "did you mean", one-line errors: as every jbn CLI
 
     try:
-        cfg = tyro.cli(TabularConfig, args=argv, prog="python -m jbn.tabular")
+        cfg = parse(TabularConfig, argv, prog="python -m jbn.tabular", description=TabularConfig.__doc__)
     except ValueError as e:  # from __post_init__, before anything is compiled (tyro usually reports it itself)
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
