@@ -137,3 +137,27 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys, argv, message):
         compare.main([arg.format(a=a, missing=str(tmp_path / "nope")) for arg in argv])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_absolute_metric_is_compared_per_seed_when_runs_have_it(runs, tmp_path):
+    base, other = runs
+    ab = lambda seed, r, policy="joint", greedy=False: {  # noqa: E731
+        "seed": seed, "update": 5, "env_steps": 500, "policy": policy, "greedy": greedy, "return": r}
+    (tmp_path / "base" / "absolute.jsonl").write_text("".join(json.dumps(ab(s, 100.0 + s)) + "\n" for s in range(4)))
+    offsets = [3.0, 1.0, 2.0, 2.0]  # differences: mean 2, se = std([3, 1, 2, 2], ddof=1) / 2
+    rows = [ab(s, 100.0 + s + offsets[s]) for s in range(4)] + [ab(s, -5.0, greedy=True) for s in range(4)]
+    (tmp_path / "other" / "absolute.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _, (b, o) = compare.compare([base, other], labels=["base", "other"])
+    assert b.stats["absolute"]["mean"] == pytest.approx(101.5) and b.stats["absolute"]["n"] == 4
+    d = o.vs_base["absolute"]
+    se = math.sqrt(sum((x - 2.0) ** 2 for x in offsets) / 3) / 2
+    assert d["mean"] == pytest.approx(2.0) and d["se"] == pytest.approx(se)
+    assert d["p"] == pytest.approx(_t3_two_sided_p(2.0 / se), rel=1e-6)
+    text = compare.table("return", [b, o], 10)
+    assert "absolute metric, joint sampled" in text and text.count("|---") == 10
+
+
+def test_without_an_absolute_metric_the_table_has_no_such_column(runs):
+    _, entries = compare.compare(list(runs), labels=["base", "other"])
+    assert entries[0].stats["absolute"] is None
+    assert "absolute" not in compare.table("return", entries, 10)

@@ -10,6 +10,8 @@ Every run is reduced to one number per seed for each of three quantities:
            divided by its length, i.e. learning speed and final level together
   eval     the last evaluation of the joint policy with sampled actions (eval.jsonl: return, or win rate with
            --metric win_rate); absent when the run has no evaluation
+  absolute the absolute metric of the joint policy with sampled actions (absolute.jsonl: the final parameters over
+           --absolute-episodes episodes, the evaluation protocol's score); a column only when a run has one
 
 and each quantity is reported as mean ± standard error over seeds (std(ddof=1)/√n). Every other run is then
 compared with the first (BASE) on the seeds both ran (the `seed` field of the rows; `--seed 0 --num-seeds n`
@@ -37,7 +39,7 @@ import tyro
 from ..cmdline.flags import output_problem, parse
 from .plot import METRIC_KEYS, Metric, PlotError, Run, default_metric, load_runs_until, number, split_sweep
 
-QUANTITIES = ("final", "mean", "eval")
+QUANTITIES = ("final", "mean", "eval", "absolute")
 
 
 def _finite(v) -> bool:
@@ -57,13 +59,14 @@ def per_seed(run: Run, metric: Metric, last: int) -> dict[str, dict[int, float]]
         out["final"][seed] = float(np.mean(ys[-last:]))
         out["mean"][seed] = float(np.mean(ys))
     eval_key = "win_rate" if metric == "win_rate" else "return"
-    latest: dict[int, tuple[float, float]] = {}
-    for r in run.evals:
-        if (r.get("policy") == "joint" and not r.get("greedy", False) and "seed" in r
-                and isinstance(r.get("env_steps"), (int, float)) and _finite(r.get(eval_key))):
-            if r["seed"] not in latest or r["env_steps"] >= latest[r["seed"]][0]:
-                latest[r["seed"]] = (r["env_steps"], float(r[eval_key]))
-    out["eval"] = {seed: v for seed, (_, v) in latest.items()}
+    for quantity, rows in (("eval", run.evals), ("absolute", run.absolutes)):
+        latest: dict[int, tuple[float, float]] = {}
+        for r in rows:
+            if (r.get("policy") == "joint" and not r.get("greedy", False) and "seed" in r
+                    and isinstance(r.get("env_steps"), (int, float)) and _finite(r.get(eval_key))):
+                if r["seed"] not in latest or r["env_steps"] >= latest[r["seed"]][0]:
+                    latest[r["seed"]] = (r["env_steps"], float(r[eval_key]))
+        out[quantity] = {seed: v for seed, (_, v) in latest.items()}
     return out
 
 
@@ -143,13 +146,15 @@ def _num(x: float) -> str:
 
 def table(metric: Metric, entries: Sequence[Entry], last: int) -> str:
     """The comparison as a markdown table."""
+    shown = [q for q in QUANTITIES if q != "absolute" or any(e.stats.get(q) for e in entries)]
     head = (f"| run | seeds | final (last {last} updates) | Δ final vs base (p) | mean over training | "
-            f"Δ mean (p) | eval, joint sampled | Δ eval (p) |")
+            f"Δ mean (p) | eval, joint sampled | Δ eval (p) |"
+            + (" absolute metric, joint sampled | Δ absolute (p) |" if "absolute" in shown else ""))
     lines = [f"metric: {metric}; Δ = paired mean difference (run − base) ± s.e. over common seeds, "
-             f"p = two-sided paired t-test", head, "|" + "---|" * 8]
+             f"p = two-sided paired t-test", head, "|" + "---|" * (2 + 2 * len(shown))]
     for e in entries:
         cells = [e.label, str(e.seeds)]
-        for q in QUANTITIES:
+        for q in shown:
             s = e.stats[q]
             cells.append("—" if s is None else f"{_num(s['mean'])} ± {_num(s['se'])}")
             if not e.vs_base:

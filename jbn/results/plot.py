@@ -122,7 +122,8 @@ class Run:
     """One run directory as read from disk.
 
     config: config.json ({} when absent); metrics: rows of metrics.jsonl; evals: rows of eval.jsonl ([] when
-    absent); label: the name its lines carry; notes: what was tolerated while reading (printed by the CLI).
+    absent); label: the name its lines carry; notes: what was tolerated while reading (printed by the CLI);
+    absolutes: rows of absolute.jsonl (the absolute metric, `--absolute-episodes`; [] when absent).
     """
 
     path: str
@@ -131,6 +132,7 @@ class Run:
     evals: list[dict]
     label: str
     notes: tuple[str, ...] = ()
+    absolutes: list[dict] = dataclasses.field(default_factory=list)
 
     @property
     def has_win_rate(self) -> bool:
@@ -156,7 +158,8 @@ def split_sweep(run: Run) -> list[Run]:
         return [run]
     return [dataclasses.replace(run, label=f"{run.label} {point_label(dict(key))}",
                                 metrics=[r for r in run.metrics if _point_key(r) == key],
-                                evals=[r for r in run.evals if _point_key(r) == key]) for key in keys]
+                                evals=[r for r in run.evals if _point_key(r) == key],
+                                absolutes=[r for r in run.absolutes if _point_key(r) == key]) for key in keys]
 
 
 def log_files(path: str, stem: str) -> list[str]:
@@ -210,8 +213,9 @@ def load_run(path: str, label: Optional[str] = None) -> Run:
             raise PlotError(f"{config_path}: not a JSON object")
     else:
         notes.append(f"note: {path}: no config.json; labelled by its directory name")
-    metrics, evals = [], []
-    for rows, paths in ((metrics, metrics_paths), (evals, log_files(path, "eval"))):
+    metrics, evals, absolutes = [], [], []
+    for rows, paths in ((metrics, metrics_paths), (evals, log_files(path, "eval")),
+                        (absolutes, log_files(path, "absolute"))):
         for file in paths:
             read, problems = read_jsonl(file)
             rows.extend(read)
@@ -221,7 +225,8 @@ def load_run(path: str, label: Optional[str] = None) -> Run:
         raise PlotError(f"{metrics_paths[0]} holds no readable row")
     fallback = os.path.basename(os.path.normpath(path))
     return Run(path=path, config=config, metrics=metrics, evals=evals,
-               label=label if label is not None else default_label(config, fallback), notes=tuple(notes))
+               label=label if label is not None else default_label(config, fallback), notes=tuple(notes),
+               absolutes=absolutes)
 
 
 class Curve(NamedTuple):
@@ -450,7 +455,7 @@ def write_csv(path: str, panels: Sequence[Panel]) -> None:
 def truncate(run: Run, until: float) -> Run:
     """The run as it stood at `until` env steps per seed: rows logged later are dropped."""
     keep = lambda rows: [r for r in rows if isinstance(r.get("env_steps"), (int, float)) and r["env_steps"] <= until]  # noqa: E731
-    return dataclasses.replace(run, metrics=keep(run.metrics), evals=keep(run.evals))
+    return dataclasses.replace(run, metrics=keep(run.metrics), evals=keep(run.evals), absolutes=keep(run.absolutes))
 
 
 def load_runs_until(run_dirs: Sequence[str], labels: Optional[Sequence[str]], until: Optional[float]) -> list[Run]:
