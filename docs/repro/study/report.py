@@ -2,7 +2,7 @@
 only): per task a table of every mode (absolute metric, paired difference to MAPPO, DAG density, wall-clock),
 learning curves (`python -m jbn.plot`) and, across tasks, the aggregate statistics (`python -m jbn.aggregate`).
 
-    python docs/repro/study/report.py [--root runs/study] [--out docs/benchmarks]
+    python docs/repro/study/report.py [--root docs/benchmarks/runs] [--out docs/benchmarks]
 
 Writes OUT/tables.md (the per-task tables), OUT/<task>/ (jbn.plot's figures and CSVs) and OUT/aggregate/
 (jbn.aggregate's). Paired differences: seed k of a mode against seed k of `none` (the same training seeds; the
@@ -20,46 +20,37 @@ import numpy as np
 from scipy import stats
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from study import MODES, TASKS  # noqa: E402
+from study import ARCHIVE, MODES, TASKS  # noqa: E402
+
+from jbn.results.plot import load_run  # noqa: E402  (live and archived run directories alike)
 
 # Where the optimum is known (the matrix games: 25 steps of the best entry), the share of seeds that reach it.
 OPTIMUM = {"matrax_Climbing-stateless": 25 * 11.0, "matrax_Penalty-100-stateless": 25 * 10.0}
 
 
-def rows(path):
-    out = []
-    if os.path.exists(path):
-        for line in open(path, "rb"):
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                pass
-    return out
-
-
 def absolute(run, policy="joint"):
     """Per seed: the absolute metric's mean return (sampled actions) of `policy`."""
-    sel = [r for r in rows(os.path.join(run, "absolute.jsonl")) if r["policy"] == policy and not r["greedy"]]
+    sel = [r for r in load_run(run).absolutes if r["policy"] == policy and not r["greedy"]]
     if not sel and policy == "decentralized":  # mode none: its joint rows are decentralised already
         return absolute(run, "joint")
     return {r["seed"]: r["return"] for r in sel}
 
 
 def train_seconds(run):
-    """Wall-clock of the training chunks (compile excluded): each chunk's env steps of all runs / its SPS."""
-    cfg = json.load(open(os.path.join(run, "config.json")))
-    first = [r for r in rows(os.path.join(run, "metrics.jsonl")) if r["seed"] == cfg["seed"]]
-    num_runs = cfg["num_seeds"]
+    """Wall-clock of the training chunks (compile excluded): each chunk's env steps of all runs / its SPS (a live
+    run's metrics.jsonl; an archived one keeps no SPS: NaN), and the compile time from summary.json."""
+    r = load_run(run)
+    first = [m for m in r.metrics if m["seed"] == r.config["seed"]]
     prev, total = 0, 0.0
-    for r in first:
-        total += (r["env_steps"] - prev) * num_runs / r["sps"]
-        prev = r["env_steps"]
+    for m in first:
+        total += (m["env_steps"] - prev) * r.config["num_seeds"] / m["sps"] if "sps" in m else float("nan")
+        prev = m["env_steps"]
     summary = json.load(open(os.path.join(run, "summary.json")))
     return total, summary.get("compile_s", float("nan"))
 
 
 def final_density(run):
-    sel = [r["dag_density"] for r in rows(os.path.join(run, "metrics.jsonl"))]
+    sel = [m["dag_density"] for m in load_run(run).metrics]
     return float(np.mean(sel[-10:])) if sel else float("nan")
 
 
@@ -79,7 +70,8 @@ def mean_se(v):
 
 def task_table(root, task) -> list[str]:
     dirs = {m: os.path.join(root, f"{task.name}__{m}") for m in MODES}
-    done = {m: d for m, d in dirs.items() if os.path.exists(os.path.join(d, "absolute.jsonl"))}
+    done = {m: d for m, d in dirs.items() if os.path.exists(os.path.join(d, "absolute.jsonl"))
+            or os.path.exists(os.path.join(d, "absolute.jsonl.gz"))}
     if "none" not in done:
         return []
     base = absolute(done["none"])
@@ -108,20 +100,22 @@ def task_table(root, task) -> list[str]:
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python docs/repro/study/report.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--root", default="runs/study")
+    p.add_argument("--root", default=ARCHIVE, help="the run directories (default: the archived ones)")
     p.add_argument("--out", default="docs/benchmarks")
     p.add_argument("--no-figures", action="store_true")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    text, finished = [], []
+    text, finished = [], {}
     for task in TASKS:
         lines = task_table(args.root, task)
         text += lines
         if not lines:
             continue
         runs = [os.path.join(args.root, f"{task.name}__{m}") for m in MODES
-                if os.path.exists(os.path.join(args.root, f"{task.name}__{m}", "absolute.jsonl"))]
-        finished += runs
+                if any(os.path.exists(os.path.join(args.root, f"{task.name}__{m}", f))
+                       for f in ("absolute.jsonl", "absolute.jsonl.gz"))]
+        if len(runs) == len(MODES) and (task.env not in finished or task.tag):
+            finished[task.env] = runs  # the aggregate: one arm per env, the tagged (tuned) one where it exists
         if not args.no_figures:
             subprocess.run([sys.executable, "-m", "jbn.plot", *runs, "--out", os.path.join(args.out, task.name),
                             "--labels", *[os.path.basename(r).split("__")[1] for r in runs]], check=True)
@@ -129,8 +123,9 @@ def main(argv=None):
         f.write("\n".join(text) + "\n")
     print("\n".join(text))
     if finished and not args.no_figures:
-        subprocess.run([sys.executable, "-m", "jbn.aggregate", *finished, "--out", os.path.join(args.out, "aggregate")],
-                       check=True)
+        seeds = min(t.seeds for t in TASKS if t.env in finished)
+        subprocess.run([sys.executable, "-m", "jbn.aggregate", *[r for runs in finished.values() for r in runs],
+                        "--runs", str(seeds), "--out", os.path.join(args.out, "aggregate")], check=True)
 
 
 if __name__ == "__main__":

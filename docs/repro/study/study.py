@@ -4,8 +4,10 @@ after another, resumed where it stopped (a run directory with a config.json cont
     python docs/repro/study/study.py plan                  # the commands, nothing run
     python docs/repro/study/study.py run [--only TASK ...] [--modes MODE ...]   # in the background: nohup ... &
     python docs/repro/study/study.py status                # progress of every run
-    python docs/repro/study/study.py save                  # the newest checkpoint of each unfinished run into
-                                                           # docs/repro/unfinished/ (sync.sh), at a session's end
+    python docs/repro/study/study.py save                  # at a session's end: finished runs archived into
+                                                           # docs/benchmarks/runs/ (jbn.archive), the newest
+                                                           # checkpoint of each unfinished one into
+                                                           # docs/repro/unfinished/ (sync.sh)
 
 The protocol (Gorsane et al. 2022): the same budget and seeds for every mode of a task, evaluation at fixed
 intervals (20 per run, `eval_episodes` episodes each), and the absolute metric at the end: the final parameters
@@ -21,6 +23,7 @@ import sys
 
 ROOT = os.environ.get("JBN_STUDY_ROOT", "runs/study")
 HERE = os.path.dirname(os.path.abspath(__file__))
+ARCHIVE = os.path.join(HERE, "..", "..", "benchmarks", "runs")  # finished runs' logs, committed (docs/benchmarks/runs)
 EVAL_EPISODES = 32
 
 
@@ -78,9 +81,14 @@ def command(task: Task, mode: str) -> list[str]:
                    "--absolute-episodes", str(10 * EVAL_EPISODES), *task.extra]
 
 
+def archived(task: Task, mode: str) -> str:
+    return os.path.join(ARCHIVE, os.path.basename(run_dir(task, mode)))
+
+
 def finished(task: Task, mode: str) -> bool:
-    return os.path.exists(os.path.join(run_dir(task, mode), "absolute.jsonl")) and os.path.exists(
-        os.path.join(run_dir(task, mode), "summary.json"))
+    """Finished here (absolute metric and summary written) or archived by an earlier session."""
+    live = all(os.path.exists(os.path.join(run_dir(task, mode), f)) for f in ("absolute.jsonl", "summary.json"))
+    return live or os.path.exists(os.path.join(archived(task, mode), "absolute.jsonl.gz"))
 
 
 def progress(task: Task, mode: str) -> str:
@@ -121,6 +129,9 @@ def main(argv=None) -> None:
         for t, m in runs:
             print(f"{t.name:41s} {m:20s} {progress(t, m)}")
     elif args.what == "save":
+        done = [run_dir(t, m) for t, m in runs if finished(t, m) and os.path.isdir(run_dir(t, m))]
+        if done:
+            subprocess.run([sys.executable, "-m", "jbn.archive", *done, "--out", ARCHIVE], check=True)
         unfinished = [run_dir(t, m) for t, m in runs if not finished(t, m)
                       and os.path.isdir(os.path.join(run_dir(t, m), "checkpoints"))]
         if unfinished:
