@@ -53,7 +53,7 @@ from ..cmdline.flags import parse
 
 from ..policy.dag_modes import has_parents, is_learned
 from ..training.labels import point_label
-from .plot import PlotError, log_files, read_jsonl, skipped_note
+from .plot import PlotError, log_files, read_config, read_jsonl, skipped_note
 
 Policy = Literal["joint", "decentralized"]
 ABSOLUTE = "absolute_metrics"  # marl-eval's key of a run's absolute metric
@@ -120,18 +120,7 @@ def read_run(path: str) -> RunFiles:
         what = "is not a directory" if os.path.exists(path) else "does not exist"
         raise ExportError(f"run dir {path!r} {what}")
     notes = []
-    config_path = os.path.join(path, "config.json")
-    config = {}
-    if os.path.exists(config_path):
-        try:
-            with open(config_path, "rb") as f:
-                config = json.loads(f.read().decode("utf-8"))
-        except OSError as e:
-            raise ExportError(f"{config_path}: not readable ({e.strerror or e})") from None
-        except ValueError as e:  # UnicodeDecodeError included
-            raise ExportError(f"{config_path}: not readable as JSON ({e})") from None
-        if not isinstance(config, dict):
-            raise ExportError(f"{config_path}: not a JSON object")
+    config = read_config(os.path.join(path, "config.json"), ExportError)
     eval_files = log_files(path, "eval")
     if not eval_files:
         raise ExportError(f"run dir {path!r} has no eval.jsonl (was it trained with evaluation on? --eval-episodes)")

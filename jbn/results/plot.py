@@ -190,6 +190,22 @@ def default_label(config: dict, fallback: str) -> str:
     return label
 
 
+def read_config(config_path: str, error: type[Exception] = PlotError) -> dict:
+    """A run's config.json as a dict ({} when absent); `error` with one line when it cannot be read as an object."""
+    if not os.path.exists(config_path):
+        return {}
+    try:
+        with open(config_path, "rb") as f:
+            config = json.loads(f.read().decode("utf-8"))
+    except OSError as e:
+        raise error(f"{config_path}: not readable ({e.strerror or e})") from None
+    except ValueError as e:  # UnicodeDecodeError included
+        raise error(f"{config_path}: not readable as JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise error(f"{config_path}: not a JSON object")
+    return config
+
+
 def load_run(path: str, label: Optional[str] = None) -> Run:
     """Read a run directory. Raises PlotError when it or its metrics.jsonl is missing or holds no row."""
     if not os.path.isdir(path):
@@ -200,18 +216,8 @@ def load_run(path: str, label: Optional[str] = None) -> Run:
         raise PlotError(f"run dir {path!r} has no metrics.jsonl")
     notes = []
     config_path = os.path.join(path, "config.json")
-    config = {}
-    if os.path.exists(config_path):
-        try:
-            with open(config_path, "rb") as f:
-                config = json.loads(f.read().decode("utf-8"))
-        except OSError as e:
-            raise PlotError(f"{config_path}: not readable ({e.strerror or e})") from None
-        except ValueError as e:  # UnicodeDecodeError included
-            raise PlotError(f"{config_path}: not readable as JSON ({e})") from None
-        if not isinstance(config, dict):
-            raise PlotError(f"{config_path}: not a JSON object")
-    else:
+    config = read_config(config_path)
+    if not os.path.exists(config_path):
         notes.append(f"note: {path}: no config.json; labelled by its directory name")
     metrics, evals, absolutes = [], [], []
     for rows, paths in ((metrics, metrics_paths), (evals, log_files(path, "eval")),
