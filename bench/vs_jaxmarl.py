@@ -113,7 +113,8 @@ def main():
             jb = watch([sys.executable, "-m", "jbn.train", "--env", f"smax_{args.map}", "--dag", "none", "--recurrent",
                         "gru", "--num-seeds", "1", "--seed", str(seed), "--total-steps", str(args.total_steps),
                         "--run-dir", run_dir, *extra.split()],
-                       {}, os.path.join(run_dir, "metrics.jsonl"), "win_rate", "env_steps", args.threshold,
+                       {"JBN_COMPILE_CACHE": "off"}, os.path.join(run_dir, "metrics.jsonl"), "win_rate", "env_steps",
+                       args.threshold,
                        args.extra_rows, args.limit_s, os.path.join(work, f"jbn_s{seed}_v{i}.out"))
             runs.append(dict(jb, jbn_args=extra))
         # "jbn": the first variant (the format of earlier results); "jbn_variants": all of them

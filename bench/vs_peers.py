@@ -229,8 +229,8 @@ def run_jbn(name, pair, flags, args, seed, budget, work, tag):
     cmd = [sys.executable, "-m", "jbn.train", "--env", pair.jbn_env, *extra, "--num-seeds", "1", "--seed", str(seed),
            "--total-steps", str(budget), "--run-dir", run_dir, "--no-checkpoint", *args.jbn_args.split()]
     out_path = run_dir + ".out"
-    w = watch(cmd, {}, os.path.join(run_dir, "metrics.jsonl"), "episode_return", "env_steps", -math.inf, 10**9,
-              args.limit_s, out_path)
+    w = watch(cmd, {"JBN_COMPILE_CACHE": "off"}, os.path.join(run_dir, "metrics.jsonl"), "episode_return", "env_steps",
+              -math.inf, 10**9, args.limit_s, out_path)  # cold starts: jbn compiles every time, as the peers do
     metrics = _jsonl(os.path.join(run_dir, "metrics.jsonl"))
     chunk_sps = []
     for r in metrics:  # one sps per chunk, repeated on its rows

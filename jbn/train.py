@@ -21,6 +21,7 @@ from .host import distributed
 distributed.boot(getattr(sys, "orig_argv", ()))
 
 from .host import checkpoint as ckpt  # noqa: E402
+from .host import compile_cache  # noqa: E402
 from .cmdline import flags  # noqa: E402
 from .training.config import Config, UserError, resolve  # noqa: E402
 from .training.sweep import parse as parse_sweep  # noqa: E402
@@ -74,6 +75,7 @@ def main(argv=None) -> None:
         default = resume_defaults(argv)
         cfg = flags.parse(Config, argv, prog=PROG, description=__doc__.split("\n\n")[0], default=default)
         refuse_swept_flags(argv, cfg)
+        compile_cache.enable()  # XLA's programs kept on disk: a resume or a rerun loads instead of compiling
         run(cfg)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -302,7 +302,8 @@ def test_the_real_game_missing_leaves_no_run_directory(tmp_path, capsys):
 def test_sigterm_while_compiling_says_how_to_start_again_and_unlocks(tmp_path):
     run_dir = str(tmp_path / "r")
     p = subprocess.Popen([sys.executable, "-m", "jbn.train", *TINY, "--run-dir", run_dir], cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "JBN_COMPILE_CACHE": "off"})  # a compile to interrupt, not a cache hit
     lines = []
     for line in p.stderr:  # the header is printed just before the compile starts
         lines.append(line)

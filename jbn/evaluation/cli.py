@@ -22,6 +22,7 @@ from rich.console import Console
 
 from ..training.config import UserError, check_seeds, is_sc2, preset_values
 from ..cmdline.flags import output_problem, parse
+from ..host import compile_cache
 from ..training.sweep import runs as runs_of
 from ..training.trainer import make_env
 from . import combos_for, eval_seed, load_config, load_params, make_evaluator, pick_checkpoint
@@ -123,6 +124,7 @@ def run_cli(args: EvalArgs, console=None, err=None) -> dict:
 def main(argv=None) -> None:
     args = parse(EvalArgs, argv, prog="python -m jbn.evaluate", description=__doc__.split("\n\n")[0])
     try:
+        compile_cache.enable()  # XLA's programs kept on disk: the same checkpoint evaluated again loads them
         run_cli(args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
