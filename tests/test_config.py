@@ -3,6 +3,8 @@ game starts; the registry keeps the JAX envs' list apart from the game's maps.""
 import dataclasses
 import importlib.util
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -11,8 +13,11 @@ from envs_jax import sc2
 from envs_jax.registry import sc2_names, train_names
 from jbn.host import checkpoint as ckpt
 from jbn import train
+from jbn.cmdline import flags
+from jbn.training import ppo, sweep, types
 from jbn.training import trainer as tr
-from jbn.training.config import Config, UserError, preset_values, resolve
+from jbn.training.config import SECTIONS, Config, PpoConfig, UserError, preset_values, resolve
+from jbn.training.types import Hyper
 
 
 def test_registry_lists_the_game_apart_from_the_jax_envs():
@@ -99,3 +104,73 @@ def test_sinkhorn_iterations_reach_the_policy_and_bad_values_are_refused():
     for bad in (0, -3, 2.5):
         with pytest.raises(UserError, match=f"sinkhorn_iters must be a positive integer, got {bad!r}"):
             resolve(Config(env="cg_2", sinkhorn_iters=bad))
+
+
+# ------------------------------------------------------------------------------------------- the config's sections
+FLAGS = json.loads((Path(__file__).parent / "data" / "config_flags.json").read_text())  # written by the flat Config
+
+
+def test_config_is_its_sections_and_every_flag_default_and_help_is_unchanged():
+    """The sections partition the fields of the flat Config of before, each field with the default and the help text
+    (its docstring: `--help`'s words) it had; the sections read back as their own dataclasses."""
+    sections = [f.name for _, section in SECTIONS for f in dataclasses.fields(section)]
+    assert sections == [f.name for f in dataclasses.fields(Config)]
+    assert sorted(sections) == sorted(FLAGS)
+    docs = flags.field_docs(Config)
+    now = {f.name: {"default": json.loads(json.dumps(f.default)), **({"help": docs[f.name]} if f.name in docs else {})}
+           for f in dataclasses.fields(Config)}
+    assert now == FLAGS
+    cfg = resolve(Config(env="cg_2", lr=1e-3, num_envs=8))
+    assert isinstance(cfg.ppo, PpoConfig) and (cfg.ppo.lr, cfg.ppo.num_envs, cfg.ppo.batch_size) == (1e-3, 8, 200)
+    assert cfg.graph.dag == "context" and cfg.networks.arch == "cg" and cfg.run.num_runs == 1
+    assert cfg.environment.env == "cg_2" and cfg.evaluation.eval_episodes == 100 and cfg.devices.data_parallel == 1
+
+
+# (section, bad values, the message resolve gives for them)
+_BAD = [
+    ("environment", {"reward_shaping_horizon": -1}, r"reward_shaping_horizon must be an integer >= 0 \(env steps\), got -1"),
+    ("environment", {"env_kwargs": ("grid",)}, "env_kwargs item 'grid' is not KEY=VALUE"),
+    ("graph", {"sinkhorn_iters": 0}, "sinkhorn_iters must be a positive integer, got 0"),
+    ("graph", {"dag_input": "state"}, "dag_input='state' is not valid"),
+    ("ppo", {"gamma": 1.5}, r"gamma must lie in \(0, 1\], got 1.5"),
+    ("ppo", {"num_envs": 4, "num_steps": 5, "num_minibatches": 3}, "= 20 is not divisible by num_minibatches = 3"),
+    ("networks", {"hidden": 0}, "hidden must be a positive integer, got 0"),
+    ("run", {"resume": True}, r"--resume needs --run-dir"),
+    ("run", {"checkpoint_every_s": -1.0}, "checkpoint_every_s must be >= 0, got -1.0"),
+    ("evaluation", {"eval_episodes": 0, "absolute_episodes": 5}, "--absolute-episodes 5: evaluation is off"),
+    ("devices", {"data_parallel": 0}, "data_parallel must be a positive integer, got 0"),
+]
+
+
+@pytest.mark.parametrize("section,bad,message", _BAD, ids=[f"{s}-{'-'.join(b)}" for s, b, _ in _BAD])
+def test_each_section_checks_its_own_fields_with_resolves_message(section, bad, message):
+    good = getattr(resolve(Config(env="cg_2")), section)
+    good.check()
+    with pytest.raises(UserError, match=message):
+        dataclasses.replace(good, **bad).check()
+    with pytest.raises(UserError, match=message):
+        resolve(Config(env="cg_2", **bad))
+
+
+def test_hyper_and_the_ppo_ranges_come_from_one_declaration_of_the_sweepable_names():
+    assert Hyper._fields == tuple(types.SWEEPABLE) and sweep.SWEEPABLE is types.SWEEPABLE
+    assert not hasattr(ppo, "LossCoefs")  # the loss reads the run's Hyper
+    good = resolve(Config(env="cg_2")).ppo
+    in_ppo = [name for name in types.SWEEPABLE if name in {f.name for f in dataclasses.fields(PpoConfig)}]
+    assert in_ppo == ["lr", "max_grad_norm", "clip_eps", "vf_coef", "ent_coef", "huber_delta", "gamma", "gae_lambda"]
+    for name in in_ppo:
+        valid = types.SWEEPABLE[name].valid
+        with pytest.raises(UserError, match=f"{name} must (be|lie) {re.escape(valid)}, got -1.0"):
+            dataclasses.replace(good, **{name: -1.0}).check()
+
+
+@pytest.mark.parametrize("run_dir", ["golden/cg2_context", "golden/smax3m_none", "data/tiny_runs/climbing_context"])
+def test_config_json_of_older_runs_reads_back_flat_and_unchanged(run_dir):
+    """A config.json written by older code builds a Config whose flat dict (what config.json holds) keeps every
+    saved value, with the fields it lacks at their defaults."""
+    saved = ckpt.saved_config(str(Path(__file__).parent / run_dir))
+    cfg = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+    flat = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    assert sorted(flat) == sorted(FLAGS)
+    assert {k: flat[k] for k in saved} == saved
+    assert all(flat[k] == FLAGS[k]["default"] for k in set(flat) - set(saved))

@@ -183,7 +183,7 @@ import dataclasses
 
 from jbn.policy.dag import DagNoise
 from jbn.policy.joint import BNPolicy
-from jbn.training.types import Batch
+from jbn.training.types import Batch, Hyper
 
 N_AG, N_ACT, OBS_D, B = 4, 3, 5, 6
 
@@ -213,13 +213,18 @@ def _loss_batch(mode="context", dead=(), seed=0):
     return pol, params, batch, want_edge
 
 
+def _hyper(**loss):
+    """A Hyper with the loss's four values (the others, which the loss does not read, NaN)."""
+    return Hyper(**{name: float("nan") for name in Hyper._fields})._replace(**loss)
+
+
 def test_bn_mappo_loss_at_the_collecting_parameters():
     """At the parameters that collected the batch every ratio is 1: policy loss = −mean(A) over living
     agents, clip fraction 0, approx-KL 0; the density term is α·mean|ρ − η| of the hand-made DAG."""
     pol, params, batch, want_edge = _loss_batch(dead=(1, 3))
-    coefs = ppo.LossCoefs(clip_eps=0.2, vf_coef=0.5, ent_coef=0.01, huber_delta=10.0)
+    hyper = _hyper(clip_eps=0.2, vf_coef=0.5, ent_coef=0.01, huber_delta=10.0)
     eta, alpha = 0.3, 0.7
-    total, info = ppo.bn_mappo_loss(pol, params, batch, eta, alpha, coefs)
+    total, info = ppo.bn_mappo_loss(pol, params, batch, eta, alpha, hyper)
     adv = np.asarray(batch.advantages)
     np.testing.assert_allclose(info.policy, -adv.mean(), rtol=1e-5, atol=1e-7)  # 2 living agents per step
     assert float(info.clip_frac) == 0.0 and abs(float(info.approx_kl)) < 1e-6
@@ -248,9 +253,9 @@ def test_dead_agents_leave_the_actor_loss(mode):
     """Half the agents dead: the policy loss, entropy and clip fraction are those of the living agents alone."""
     pol, params, batch, _ = _loss_batch(mode=mode, dead=(0, 2))
     moved = jax.tree.map(lambda x: x + 0.3 * jax.random.normal(jax.random.PRNGKey(7), x.shape), params)
-    coefs = ppo.LossCoefs()
-    _, info = ppo.bn_mappo_loss(pol, moved, batch, 1.0, 0.0, coefs)
-    pg, ent, frac = _policy_terms_numpy(pol, moved, batch, [1, 3], coefs.clip_eps)
+    hyper = _hyper(clip_eps=0.2, vf_coef=1.0, ent_coef=0.01, huber_delta=10.0)
+    _, info = ppo.bn_mappo_loss(pol, moved, batch, 1.0, 0.0, hyper)
+    pg, ent, frac = _policy_terms_numpy(pol, moved, batch, [1, 3], hyper.clip_eps)
     assert abs(pg) > 1e-3  # the ratios moved: a loss that ignores them could not match
     np.testing.assert_allclose(info.policy, pg, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(info.entropy, ent, rtol=1e-5)
@@ -258,7 +263,7 @@ def test_dead_agents_leave_the_actor_loss(mode):
     # The dead agents' own data does not matter: other obs for them leave the actor loss unchanged (mode none).
     if mode == "none":
         obs2 = batch.obs.at[:, 0].set(9.0).at[:, 2].set(-9.0)
-        _, info2 = ppo.bn_mappo_loss(pol, moved, batch._replace(obs=obs2), 1.0, 0.0, coefs)
+        _, info2 = ppo.bn_mappo_loss(pol, moved, batch._replace(obs=obs2), 1.0, 0.0, hyper)
         np.testing.assert_allclose(info2.policy, info.policy, rtol=1e-6)
         np.testing.assert_allclose(info2.entropy, info.entropy, rtol=1e-6)
 

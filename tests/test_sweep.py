@@ -99,7 +99,7 @@ def test_injected_optimizer_equals_the_static_one():
     grads = jax.tree.map(lambda x: 40.0 * jnp.sin(3.0 * x + 1.0), params)  # norms above the clipping norm
     cfg = _tiny(lr=3e-4, max_grad_norm=0.5)
     static = ppo.make_optimizer(3e-4, 0.5, list(params), cfg.grad_clip)
-    injected = tr.make_optimizer(cfg, list(params))
+    injected = tr.make_optimizer(cfg.ppo, list(params))
     hyper = sweep.hyper_of(sweep.base_values(cfg))
     s1, s2 = static.init(params), tr.set_hyper(injected.init(params), jax.tree.map(jnp.asarray, hyper))
     for _ in range(3):

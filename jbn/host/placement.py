@@ -204,11 +204,9 @@ def estimate(trainer, cfg: Config, hyper) -> MemoryEstimate:
         return Batch.of(jax.tree.map(lambda x: jax.ShapeDtypeStruct(lead(n) + x.shape[2:], x.dtype), traj), adv, adv)
 
     batch = nbytes(batch_of(T * E))
-    coefs = ppo.LossCoefs(clip_eps=hyper.clip_eps, vf_coef=hyper.vf_coef, ent_coef=hyper.ent_coef,
-                          huber_delta=hyper.huber_delta)
 
     def residuals(params, minibatch):
-        loss = lambda p: ppo.bn_mappo_loss(trainer.policy, p, minibatch, 1.0, 0.1, coefs, cfg.ratio)[0]  # noqa: E731
+        loss = lambda p: ppo.bn_mappo_loss(trainer.policy, p, minibatch, 1.0, 0.1, hyper, cfg.ratio)[0]  # noqa: E731
         return jax.vjp(loss, params)[1]  # a Partial whose leaves are the saved activations
 
     activations = nbytes(jax.eval_shape(residuals, state.params, batch_of(mb)))

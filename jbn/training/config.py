@@ -1,46 +1,35 @@
-"""Training configuration: one frozen dataclass, per-env presets, validation before any compile.
+"""Training configuration: frozen sections, per-env presets, validation before any compile.
 
-`resolve(cfg)` fills every field left as None from the env's preset (paper Table 2; docs/architecture.md
-§4) and validates the result. `sc2_<map>` (the real StarCraft II, trained by jbn/driver/game_stepper.py) takes the
-`smax` preset of `smax_<map>`, with fewer envs: each is a game process. tyro turns `Config` into the CLI of `python -m jbn.train`; the `Literal`
-fields list their choices in `--help`.
+`Config` is the training run's configuration: the union of its seven sections (jbn/training/sections.py: env, DAG,
+PPO, networks, run, evaluation, devices), each a frozen dataclass that declares its fields once and checks them.
+`resolve(cfg)` fills every field left as None from the env's preset (paper Table 2; docs/architecture.md §4), has
+each section check itself and checks what joins sections. `sc2_<map>` (the real StarCraft II, trained by
+jbn/driver/game_stepper.py) takes the `smax` preset of `smax_<map>`, with fewer envs: each is a game process. tyro
+turns `Config` into the CLI of `python -m jbn.train`; the `Literal` fields list their choices in `--help`.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import typing
 from dataclasses import dataclass
-from typing import Annotated, Literal, Optional, Union, get_args, get_origin
-
-import tyro
+from typing import Annotated, Literal, Union, get_args, get_origin
 
 import envs_jax
-from envs_jax.registry import check_choice, sc2_names, train_names
+from envs_jax.registry import sc2_names
 
-from ..policy.dag_modes import DagMode, has_parents, is_learned
-from . import schedules, sweep
+from ..policy.dag_modes import has_parents, is_learned
+from ..policy.torso import torso_for
+from . import sweep
 from .errors import UserError  # noqa: F401  (re-exported: jbn.training.config.UserError)
-from ..policy.networks import Arch
-from ..policy.torso import TorsoKind, torso_for
-from .ppo import GradClip, Ratio
+from .sections import (  # noqa: F401  (re-exported: the names of a config's values and checks)
+    DAG_INPUTS, ENV_RULES, MAX_STEPS, PRESETS, RECURRENT, SC2_LAYOUTS, SECTIONS, SEED_LIMIT, Anneal, DagConfig,
+    DagInput, DeviceConfig, EnvConfig, EvalConfig, NetworkConfig, PpoConfig, Preset, Recurrent, RunConfig, SC2Layout,
+    check_seeds, choice, is_sc2, parse_env_kwargs, parse_env_rules, section_of,
+)
 
-Preset = Literal["cg", "aloha", "smax", "mpe", "overcooked", "lbf", "rware", "connector", "cleaner", "matrax",
-                 "custom"]
-PRESETS: tuple[str, ...] = get_args(Preset)
-Anneal = Literal["6h_vs_8z", "MMM2", "none"]
-assert set(get_args(Anneal)) == set(schedules.PRESETS), "Anneal must list schedules.PRESETS"
-Recurrent = Literal["none", "gru"]
-RECURRENT: tuple[str, ...] = get_args(Recurrent)
-DagInput = Literal["obs", "memory"]
-DAG_INPUTS: tuple[str, ...] = get_args(DagInput)
 GRU_HIDDEN = 64  # default GRU width (JaxMARL's MAPPO-RNN uses 128)
-SC2Layout = Literal["smax", "smac"]
-SC2_LAYOUTS: tuple[str, ...] = get_args(SC2Layout)
 SINKHORN_ITERS = 20  # the paper's L
-MAX_STEPS = 2**31  # env steps per seed: the update and step counters of the compiled program are int32
-SEED_LIMIT = 2**32  # jax.random.PRNGKey takes a seed as an unsigned 32-bit integer: larger ones wrap (2**32 is seed 0)
 
 
 # Paper Table 2 / the authors' code, with rollout sizes for a vectorised trainer.
@@ -100,11 +89,6 @@ def compiler_options(cfg: "Config") -> dict | None:
     return dict(DETERMINISTIC_XLA_OPTIONS) if cfg.deterministic else None
 
 
-def is_sc2(env: str) -> bool:
-    """The real StarCraft II (a host-side env), not a JAX env."""
-    return env.startswith("sc2_")
-
-
 def smax_twin(env: str) -> str:
     """smax_<map> for sc2_<map> (the SMAX scenario whose preset, schedule and layout the game uses); else env."""
     return "smax_" + env[len("sc2_"):] if is_sc2(env) else env
@@ -118,38 +102,6 @@ def preset_for_env(env: str) -> str:
         if env.startswith(prefix):
             return preset
     raise UserError(f"env={env!r} belongs to no family with a preset; give --preset ({', '.join(PRESETS)})")
-
-
-def parse_env_kwargs(items) -> dict:
-    """{key: value} from --env-kwargs KEY=VALUE items; a value is read as JSON (1, 0.5, true, "s", [1, 2]) and
-    taken as a plain string where it is not JSON (layout=coord_ring)."""
-    out = {}
-    for item in items:
-        key, sep, value = str(item).partition("=")
-        key = key.strip()
-        if not sep or not key.isidentifier():
-            raise UserError(f"env_kwargs item {item!r} is not KEY=VALUE (a name, '=', a JSON value or a word)")
-        if key in out:
-            raise UserError(f"env_kwargs: {key!r} is given twice ({out[key]!r} and {value!r})")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
-ENV_RULES = {"team_reward": str, "world_state": str, "max_steps": int}
-
-
-def parse_env_rules(items) -> dict:
-    """{rule: value} from --env-rules KEY=VALUE items (the rules every family's adapter takes, ENV_RULES)."""
-    rules = parse_env_kwargs(items)
-    for key, value in rules.items():
-        _choice("env_rules key", key, list(ENV_RULES))
-        want = ENV_RULES[key]
-        if isinstance(value, bool) or not isinstance(value, want):
-            raise UserError(f"env_rules {key}={value!r}: expected a {want.__name__}")
-    return rules
 
 
 def check_env(env: str, env_kwargs: dict, env_rules: dict):
@@ -175,175 +127,78 @@ def preset_values(env: str, preset: str) -> dict:
 
 
 @dataclass(frozen=True)
-class Config:
-    """BN-MAPPO training run. Fields left as None come from the env's preset."""
+class Config(DeviceConfig, EvalConfig, RunConfig, NetworkConfig, PpoConfig, DagConfig, EnvConfig):
+    """BN-MAPPO training run. Fields left as None come from the env's preset.
 
-    env: str = "smax_6h_vs_8z"
-    """environment name (envs_jax.names()): cg_N, aloha_10, smax_<map>, mpe_<scenario>, overcooked_<layout>,
-    lbf_<task>, rware_<task>, connector_<task>, cleaner_<task>, matrax_<game>; sc2_<map>: the real StarCraft II
-    (envs_jax.registry.sc2_names()); or your own env as package.module:factory"""
-    env_kwargs: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
-    """KEY=VALUE (a JSON value; repeatable): keyword arguments of the env's constructor or factory, e.g. LBF's
-    grid_size=10 or MPE's num_agents=4; recorded in config.json and kept on resume"""
-    env_rules: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
-    """KEY=VALUE (repeatable): the env family's rules, for your own env or to override a family's:
-    team_reward=shared|sum|mean (the team reward from the agents' rewards), world_state=env|concat (the critic's
-    input: the env's own or the agents' observations concatenated), max_steps=N (the episode limit; an end there is
-    a truncation); recorded in config.json"""
-    torso: TorsoKind = "auto"
-    """how the networks read one observation: mlp (a vector; grids flattened, their first dense layer is the torso) |
-    cnn (grids [H, W, C] through Conv(32,3x3)-Conv(32,3x3)-FC, in the actor, the critic and the DAG nets) | auto (cnn
-    for grid observations: Overcooked, Connector, Cleaner; mlp otherwise)"""
-    reward_shaping_horizon: Optional[int] = None
-    """env steps over which the env's shaped reward (Overcooked) is annealed from weight 1 to 0 (default: 2.5e6 on
-    Overcooked, as JaxMARL's IPPO; 0: no shaping)"""
-    sc2_layout: Optional[SC2Layout] = None
-    """sc2_<map> only: smax (SMAX's observations and actions, as smax_<map> trains; default) | smac (SMAC's)"""
-    dag: DagMode = "context"
-    """joint policy: none (plain MAPPO) | line | full | context (learned per step)"""
-    preset: Optional[Preset] = None
-    """hyper-parameter preset (default: from the env name)"""
-    num_seeds: int = 1
-    """independent seeds trained together under vmap"""
-    seed: int = 0
-    """first seed; seed k of the batch uses seed + k"""
-    total_steps: Optional[int] = None
-    """env steps per seed, cut to whole updates of num_envs x num_steps; 1e7 is fine (default: from the preset)"""
-    num_envs: Optional[int] = None
-    """parallel envs per seed (default: from the preset)"""
-    num_steps: Optional[int] = None
-    """rollout length T per update (default: from the preset)"""
-    num_epochs: Optional[int] = None
-    """PPO epochs over each rollout (default: from the preset)"""
-    num_minibatches: Optional[int] = None
-    """minibatches per epoch (default: from the preset)"""
-    lr: Optional[float] = None
-    """learning rate, Adam (default: from the preset)"""
-    gamma: Optional[float] = None
-    """discount (default: from the preset)"""
-    gae_lambda: float = 0.95
-    clip_eps: float = 0.2
-    ent_coef: Optional[float] = None
-    """entropy bonus coefficient (default: from the preset)"""
-    vf_coef: float = 1.0
-    max_grad_norm: float = 10.0
-    """gradient clipping norm"""
-    grad_clip: GradClip = "per_network"
-    """per_network: actor, critic and DAG nets clipped separately (MAPPO's separate optimisers) | global"""
-    huber_delta: float = 10.0
-    ratio: Ratio = "agent"
-    """PPO ratio: agent (per-agent, MAPPO) | joint (product over agents)"""
-    hidden: int = 64
-    recurrent: Recurrent = "none"
-    """none (feed-forward networks) | gru: a GRU in front of every agent's actor and of the critic (parent-free: the
-    parents' actions enter after it), reset at episode ends, trained by BPTT over each rollout; minibatches then
-    split the envs"""
-    gru_hidden: Optional[int] = None
-    """--recurrent gru: the GRU's width (default 64)"""
-    dag_input: DagInput = "obs"
-    """what the edge and permutation nets read (--dag context): obs (the step's observations, the paper's) | memory
-    (the agents' GRU states after this step's observation, with --recurrent gru; the DAG's gradient then reaches the
-    GRUs)"""
-    arch: Optional[Arch] = None
-    """actor architecture (Table 2; default: from the preset)"""
-    learn_order: Optional[bool] = None
-    """context mode: learn the topological order Π (else Π = I, the paper's SMAC setting) (default: from the
-    preset)"""
-    deepset_edges: Optional[bool] = None
-    """context mode: the edge net reads the joint observation as a set (a DeepSet: per-agent encoder, mean over
-    agents; Table 2's for CG) (default: from the preset)"""
-    sinkhorn_iters: Optional[int] = None
-    """context mode with a learned order: Gumbel-Sinkhorn iterations L behind the permutation's straight-through
-    gradient (default: the paper's 20). Only the PPO update runs them (sampling takes the exact assignment alone), so L
-    changes the estimator, not the sampled orders; fewer is faster (docs/reproduction.md, "Sinkhorn iterations")"""
-    mask_invisible_parents: Optional[bool] = None
-    """SMAX: a parent the child cannot see contributes zeros (the authors' code) (default: from the preset)"""
-    parent_obs: Optional[bool] = None
-    """Aloha: parents also pass their observations (default: from the preset)"""
-    anneal: Optional[Anneal] = None
-    """density annealing schedule in context mode (paper §7.4.4; default: MMM2 on smax_MMM/MMM2, 6h_vs_8z on
-    other SMAX maps, none on CG and Aloha)"""
-    updates_per_chunk: Optional[int] = None
-    """PPO updates per jitted chunk (default: about 50k env steps and at most 1/50 of the run)"""
-    run_dir: Optional[str] = None
-    """output directory (config.json, metrics.jsonl, checkpoints) (default: runs/<env>_<dag>_<time>[-k], new)"""
-    checkpoint: bool = True
-    """write atomic checkpoints (every --checkpoint-every-s seconds and at the end); resume with --resume"""
-    checkpoint_every_s: float = 300.0
-    """seconds between checkpoints (0: after every chunk)"""
-    keep_checkpoints: int = 3
-    """how many of the newest checkpoints to keep"""
-    resume: bool = False
-    """continue the run in --run-dir from its last good checkpoint"""
-    eval_episodes: Optional[int] = None
-    """episodes per evaluation, periodic and final (joint policy and decentralised, DAG removed; sampled and
-    greedy); 0: no evaluation (default: 100 on CG and Aloha as in the paper, 32 on SMAX, 0 on sc2_<map>)"""
-    eval_every: Optional[int] = None
-    """updates between periodic evaluations, written to RUN_DIR/eval.jsonl (default: about 20 per run; 0: only
-    the final one)"""
-    absolute_episodes: int = 0
-    """the protocol's absolute metric (Gorsane et al. 2022): after training, the final parameters evaluated once
-    more over this many episodes (the protocol: 10 x --eval-episodes), written to RUN_DIR/absolute.jsonl; a
-    finished run resumed with it computes it then; 0: none"""
-    tensorboard: bool = False
-    """also write TensorBoard event files to RUN_DIR/tb/seed_<k> (RUN_DIR/tb/<sweep point>/seed_<k> in a sweep)"""
-    sweep: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
-    """NAME=v1,v2,...: train every value (repeatable: the grid product of the axes, times --num-seeds, in one
-    compiled program). Sweepable: lr, max_grad_norm, clip_eps, vf_coef, ent_coef, huber_delta, gamma, gae_lambda,
-    and with --dag context and annealing alpha0, alpha1, anneal_a, anneal_b, anneal_c (the η/α schedule's
-    fractions a, b, c)"""
-    data_parallel: int = 1
-    """devices per run (the mesh's data axis): a run's envs are split over them and its gradients averaged; the
-    runs are spread over the other factor, jax.device_count() / data_parallel (the runs axis)"""
-    memory_check: bool = True
-    """refuse before compiling when the estimated memory per device exceeds the device's (an estimate)"""
-    deterministic: bool = False
-    """ask XLA for deterministic GPU kernels (no atomics in reductions and scatters: same seed, same numbers on a
-    GPU too, at some speed); the CPU's programs are deterministic without it"""
-    coordinator: Optional[str] = None
-    """multi-host: HOST:PORT of process 0 (default $JAX_COORDINATOR_ADDRESS); starts jax.distributed"""
-    num_processes: Optional[int] = None
-    """multi-host: number of processes (default $JAX_NUM_PROCESSES)"""
-    process_id: Optional[int] = None
-    """multi-host: index of this process, 0 .. num_processes - 1 (default $JAX_PROCESS_ID)"""
+    The configuration in sections (jbn/training/sections.py), each a frozen dataclass that declares its fields and
+    checks them (`check()`):
 
-    # ---- derived sizes ----
-    @property
-    def batch_size(self) -> int:
-        return self.num_envs * self.num_steps
+        cfg.environment  EnvConfig      env, env_kwargs, env_rules, reward_shaping_horizon, sc2_layout, preset
+        cfg.graph        DagConfig      dag, learn_order, deepset_edges, sinkhorn_iters, mask_invisible_parents,
+                                        parent_obs, anneal, dag_input
+        cfg.ppo          PpoConfig      total_steps, num_envs, num_steps, num_epochs, num_minibatches, lr, gamma,
+                                        gae_lambda, clip_eps, ent_coef, vf_coef, max_grad_norm, grad_clip,
+                                        huber_delta, ratio (and batch_size, num_updates, minibatch_size)
+        cfg.networks     NetworkConfig  torso, hidden, recurrent, gru_hidden, arch
+        cfg.run          RunConfig      num_seeds, seed, sweep, updates_per_chunk, run_dir, checkpoint,
+                                        checkpoint_every_s, keep_checkpoints, resume, tensorboard
+        cfg.evaluation   EvalConfig     eval_episodes, eval_every, absolute_episodes
+        cfg.devices      DeviceConfig   data_parallel, memory_check, deterministic, coordinator, num_processes,
+                                        process_id
+
+    A Config is all the sections at once: it inherits their fields (the bases are listed last section first, as a
+    dataclass collects its bases' fields from the last base on, so the fields and flags keep the sections' order), and
+    every field name is unique across the sections (asserted below). So:
+      - names are flat wherever a user sees them: `Config(env="cg_2", dag="full", lr=1e-3)`, the flags of
+        `python -m jbn.train`, config.json (`dataclasses.asdict(cfg)`), `cfg.lr`, `dataclasses.replace(cfg, lr=...)`;
+      - `cfg.ppo`, `cfg.graph`, ... give one section as its own frozen dataclass, for code that needs that part
+        only (`make_optimizer(cfg.ppo, ...)` can read PPO settings and nothing else);
+      - `cfg.check()` has every section check itself; `resolve` fills the presets first, then checks the sections
+        and what joins them.
+    """
 
     @property
-    def num_updates(self) -> int:
-        return max(1, self.total_steps // self.batch_size)
+    def environment(self) -> EnvConfig:
+        return section_of(self, EnvConfig)
 
     @property
-    def minibatch_size(self) -> int:
-        return self.batch_size // self.num_minibatches
+    def graph(self) -> DagConfig:
+        return section_of(self, DagConfig)
+
+    @property
+    def ppo(self) -> PpoConfig:
+        return section_of(self, PpoConfig)
+
+    @property
+    def networks(self) -> NetworkConfig:
+        return section_of(self, NetworkConfig)
+
+    @property
+    def run(self) -> RunConfig:
+        return section_of(self, RunConfig)
+
+    @property
+    def evaluation(self) -> EvalConfig:
+        return section_of(self, EvalConfig)
+
+    @property
+    def devices(self) -> DeviceConfig:
+        return section_of(self, DeviceConfig)
 
     @property
     def num_chunks(self) -> int:
         return -(-self.num_updates // self.updates_per_chunk)
 
-    @property
-    def anneal_config(self) -> schedules.AnnealConfig:
-        return schedules.PRESETS[self.anneal]
-
-    @property
-    def num_points(self) -> int:
-        """Sweep points (1 without --sweep)."""
-        return sweep.num_points(self)
-
-    @property
-    def num_runs(self) -> int:
-        """Runs trained together: sweep points × seeds (the leading axis of the train state)."""
-        return self.num_points * self.num_seeds
+    def check(self) -> None:
+        """Every section checks its own fields (of a config whose presets are filled: `resolve`)."""
+        for _, section in SECTIONS:
+            section_of(self, section).check()
 
 
-def _choice(name, value, choices):
-    try:
-        check_choice(name, value, choices)
-    except ValueError as e:
-        raise UserError(str(e)) from None
+_FIELDS = [f.name for _, section in SECTIONS for f in dataclasses.fields(section)]
+assert len(set(_FIELDS)) == len(_FIELDS), "a flat name must name one section's field"
+assert [f.name for f in dataclasses.fields(Config)] == _FIELDS, "Config is exactly its sections' fields, in order"
+assert not {name for name, _ in SECTIONS} & set(_FIELDS), "a section's name is not a field's"
 
 
 def default_updates_per_chunk(num_updates: int, batch_size: int, target_steps: int = 50_000) -> int:
@@ -353,112 +208,70 @@ def default_updates_per_chunk(num_updates: int, batch_size: int, target_steps: i
 
 
 def resolve(cfg: Config) -> Config:
-    """Fill preset defaults and validate. Raises UserError naming the bad value and the valid choices."""
-    if not envs_jax.is_factory_spec(cfg.env):
-        _choice("env", cfg.env, train_names())
+    """Fill preset defaults and validate. Raises UserError naming the bad value and the valid choices.
+
+    The env section first (everything else depends on the env, which is built once here), then the presets, then
+    every section checks itself, then the checks that join sections."""
+    cfg.environment.check()
+    cfg = _resolve_sc2(_resolve_torso(cfg))
+    given = cfg  # what the command line (or caller) set; None: left to the preset
+    cfg = _fill_presets(cfg)
+    cfg.check()
+    if cfg.eval_every is None:
+        cfg = dataclasses.replace(cfg, eval_every=max(1, round(cfg.num_updates / 20)))
+    if cfg.updates_per_chunk is None:
+        cfg = dataclasses.replace(cfg, updates_per_chunk=default_updates_per_chunk(cfg.num_updates, cfg.batch_size))
+    _check_across_sections(cfg)
+    if not cfg.resume and not _resolved(given):  # a saved or resolved config was checked when first resolved
+        refuse_idle_flags(given, cfg)
+    return dataclasses.replace(cfg, sweep=sweep.check(cfg))
+
+
+def _resolve_torso(cfg: Config) -> Config:
+    """The env built once (a bad factory, kwarg or rule is one error before anything starts) and the torso its
+    observations take; the real game takes neither kwargs nor rules and has vector observations."""
     env_kwargs, env_rules = parse_env_kwargs(cfg.env_kwargs), parse_env_rules(cfg.env_rules)
     if not is_sc2(cfg.env):
         array_env = check_env(cfg.env, env_kwargs, env_rules)
         try:
-            cfg = dataclasses.replace(cfg, torso=torso_for(cfg.torso, array_env.obs_shape))
+            return dataclasses.replace(cfg, torso=torso_for(cfg.torso, array_env.obs_shape))
         except ValueError as e:
             raise UserError(str(e)) from None
-    elif env_kwargs or env_rules:
+    if env_kwargs or env_rules:
         raise UserError(f"env_kwargs {list(cfg.env_kwargs)} / env_rules {list(cfg.env_rules)}: the real StarCraft II "
                         f"({cfg.env}) takes neither")
-    elif cfg.torso == "cnn":
+    if cfg.torso == "cnn":
         raise UserError(f"torso='cnn': the real StarCraft II ({cfg.env}) has vector observations; use mlp")
-    else:
-        cfg = dataclasses.replace(cfg, torso="mlp")
-    cfg = _resolve_sc2(cfg)
-    _choice("dag", cfg.dag, get_args(DagMode))
+    return dataclasses.replace(cfg, torso="mlp")
+
+
+def _fill_presets(cfg: Config) -> Config:
+    """Every field left as None that the preset (or a fixed default: L, the GRU's width) fills."""
     preset = cfg.preset or preset_for_env(cfg.env)
-    _choice("preset", preset, PRESETS)
     values = {"preset": preset}
     for k, v in preset_values(cfg.env, preset).items():
         if getattr(cfg, k) is None:
             values[k] = v
     if cfg.reward_shaping_horizon is None:
         values["reward_shaping_horizon"] = _SHAPING.get(preset, 0)
-    given = cfg  # what the command line (or caller) set; None: left to the preset
-    cfg = dataclasses.replace(cfg, **values, sinkhorn_iters=SINKHORN_ITERS if cfg.sinkhorn_iters is None
-                              else cfg.sinkhorn_iters)
-    _choice("ratio", cfg.ratio, get_args(Ratio))
-    _choice("grad_clip", cfg.grad_clip, get_args(GradClip))
-    _choice("arch", cfg.arch, get_args(Arch))
-    _choice("anneal", cfg.anneal, get_args(Anneal))
-    _choice("recurrent", cfg.recurrent, RECURRENT)
-    _choice("dag_input", cfg.dag_input, DAG_INPUTS)
+    if cfg.sinkhorn_iters is None:
+        values["sinkhorn_iters"] = SINKHORN_ITERS
     if cfg.recurrent == "gru" and cfg.gru_hidden is None:
-        cfg = dataclasses.replace(cfg, gru_hidden=GRU_HIDDEN)
-    if cfg.gru_hidden is not None and (isinstance(cfg.gru_hidden, bool) or not isinstance(cfg.gru_hidden, int)
-                                       or cfg.gru_hidden < 1):
-        raise UserError(f"gru_hidden must be a positive integer, got {cfg.gru_hidden!r}")
-    for name in ("num_seeds", "total_steps", "num_envs", "num_steps", "num_epochs", "num_minibatches", "hidden",
-                 "keep_checkpoints", "sinkhorn_iters"):
-        v = getattr(cfg, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise UserError(f"{name} must be a positive integer, got {v!r}")
-    for name in ("lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef", "max_grad_norm", "huber_delta",
-                 "checkpoint_every_s"):
-        v = getattr(cfg, name)
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-            raise UserError(f"{name} must be a finite number, got {v!r}")
-    for name in ("lr", "clip_eps", "max_grad_norm", "huber_delta"):
-        v = getattr(cfg, name)
-        if not v > 0:
-            raise UserError(f"{name} must be > 0, got {v!r}")
-    for name in ("gamma", "gae_lambda"):
-        v = getattr(cfg, name)
-        if not 0 < v <= 1:
-            raise UserError(f"{name} must lie in (0, 1], got {v!r}")
-    for name in ("ent_coef", "vf_coef", "checkpoint_every_s"):
-        if getattr(cfg, name) < 0:
-            raise UserError(f"{name} must be >= 0, got {getattr(cfg, name)!r}")
-    if isinstance(cfg.eval_episodes, bool) or not isinstance(cfg.eval_episodes, int) or cfg.eval_episodes < 0:
-        raise UserError(f"eval_episodes must be an integer >= 0, got {cfg.eval_episodes!r}")
-    if isinstance(cfg.absolute_episodes, bool) or not isinstance(cfg.absolute_episodes, int) \
-            or cfg.absolute_episodes < 0:
-        raise UserError(f"absolute_episodes must be an integer >= 0, got {cfg.absolute_episodes!r}")
-    if cfg.absolute_episodes and not cfg.eval_episodes:
-        raise UserError(f"--absolute-episodes {cfg.absolute_episodes}: evaluation is off (eval_episodes is 0); "
-                        f"give --eval-episodes N as well")
-    if cfg.eval_every is None:
-        cfg = dataclasses.replace(cfg, eval_every=max(1, round(cfg.num_updates / 20)))
-    elif isinstance(cfg.eval_every, bool) or not isinstance(cfg.eval_every, int) or cfg.eval_every < 0:
-        raise UserError(f"eval_every must be an integer >= 0 (updates; 0: no periodic evaluation), got {cfg.eval_every!r}")
-    if isinstance(cfg.reward_shaping_horizon, bool) or not isinstance(cfg.reward_shaping_horizon, int) \
-            or cfg.reward_shaping_horizon < 0:
-        raise UserError(f"reward_shaping_horizon must be an integer >= 0 (env steps), got {cfg.reward_shaping_horizon!r}")
-    check_seeds("seed", cfg.seed, cfg.num_seeds)
-    if cfg.batch_size % cfg.num_minibatches:
-        raise UserError(
-            f"num_envs * num_steps = {cfg.num_envs} * {cfg.num_steps} = {cfg.batch_size} is not divisible by "
-            f"num_minibatches = {cfg.num_minibatches}; choose a divisor of {cfg.batch_size}"
-        )
+        values["gru_hidden"] = GRU_HIDDEN
+    return dataclasses.replace(cfg, **values)
+
+
+def _check_across_sections(cfg: Config) -> None:
+    """What joins sections: a recurrent policy's minibatches of whole envs (networks × PPO), the chunks (run × PPO),
+    the devices' equal shares (devices × PPO × networks)."""
     if cfg.recurrent == "gru" and cfg.num_envs % cfg.num_minibatches:
         raise UserError(
             f"--recurrent gru: the minibatches split the envs (each keeps its whole sequence for the GRU's replay), "
             f"and num_minibatches = {cfg.num_minibatches} does not divide num_envs = {cfg.num_envs}; choose a divisor "
             f"of {cfg.num_envs}"
         )
-    if cfg.total_steps >= MAX_STEPS:
-        raise UserError(f"total_steps = {cfg.total_steps} is too large: the step counters are int32, so a run has at "
-                        f"most {MAX_STEPS - 1:,} env steps per seed; train in several runs or fewer steps")
-    if cfg.total_steps < cfg.batch_size:
-        raise UserError(
-            f"total_steps = {cfg.total_steps} is smaller than one rollout (num_envs * num_steps = {cfg.batch_size})"
-        )
-    if cfg.updates_per_chunk is None:
-        cfg = dataclasses.replace(cfg, updates_per_chunk=default_updates_per_chunk(cfg.num_updates, cfg.batch_size))
-    elif isinstance(cfg.updates_per_chunk, bool) or not isinstance(cfg.updates_per_chunk, int) or cfg.updates_per_chunk < 1:
-        raise UserError(f"updates_per_chunk must be a positive integer, got {cfg.updates_per_chunk!r}")
     if not cfg.resume:  # a resume checks the updates that remain (jbn.train.run)
         check_chunking(cfg.num_updates, cfg.updates_per_chunk)
-    if cfg.resume and cfg.run_dir is None:
-        raise UserError("--resume needs --run-dir (the run to continue)")
-    if isinstance(cfg.data_parallel, bool) or not isinstance(cfg.data_parallel, int) or cfg.data_parallel < 1:
-        raise UserError(f"data_parallel must be a positive integer, got {cfg.data_parallel!r}")
     if cfg.num_envs % cfg.data_parallel:
         raise UserError(f"--data-parallel {cfg.data_parallel} does not divide num_envs = {cfg.num_envs} (each "
                         f"device of a run steps num_envs / data_parallel envs)")
@@ -469,24 +282,6 @@ def resolve(cfg: Config) -> Config:
     if cfg.minibatch_size % cfg.data_parallel:
         raise UserError(f"--data-parallel {cfg.data_parallel} does not divide the minibatch size {cfg.minibatch_size} "
                         f"(num_envs * num_steps / num_minibatches; each device takes an equal share)")
-    if not cfg.resume and not _resolved(given):  # a saved or resolved config was checked when first resolved
-        refuse_idle_flags(given, cfg)
-    return dataclasses.replace(cfg, sweep=sweep.check(cfg))
-
-
-def check_seeds(name: str, first: int, count: int = 1, offset: int = 0) -> None:
-    """UserError unless the seeds first + offset .. first + offset + count - 1 are PRNGKey seeds (0 .. SEED_LIMIT - 1):
-    a larger one would wrap silently onto a small one (2**32 trains as seed 0). offset: a key derived from the seed
-    (the evaluation's, `jbn.evaluation.EVAL_SEED_OFFSET`)."""
-    if isinstance(first, bool) or not isinstance(first, int) or first < 0:
-        raise UserError(f"{name} must be an integer >= 0, got {first!r}")
-    last = first + offset + count - 1
-    if last >= SEED_LIMIT:
-        top = SEED_LIMIT - 1 - offset - (count - 1)
-        used = ([f"{count} seeds"] if count > 1 else []) + ([f"the evaluation's seed offset {offset:,}"] if offset else [])
-        raise UserError(f"{name} {first} is too large: PRNG keys take seeds 0 .. {SEED_LIMIT - 1} (32 bits; a larger "
-                        f"one wraps onto a small one)" + (f", and with {' and '.join(used)} the {name} must be at most "
-                                                          f"{top}" if used else ""))
 
 
 def _describe(hint) -> str:
@@ -591,14 +386,10 @@ def refuse_idle_flags(given: Config, cfg: Config) -> None:
 def _resolve_sc2(cfg: Config) -> Config:
     """The real game's fields (cfg.env is a valid name). On sc2_<map>: the layout (default smax, which needs
     SMAX's smax_<map>), one seed (one set of games), one update per host-side rollout, and no periodic
-    evaluation unless asked for (each costs 4 x eval_episodes games). Elsewhere sc2_layout must be unset."""
+    evaluation unless asked for (each costs 4 x eval_episodes games). (EnvConfig.check refuses a layout elsewhere.)"""
     if not is_sc2(cfg.env):
-        if cfg.sc2_layout is not None:
-            raise UserError(f"sc2_layout={cfg.sc2_layout!r} applies to the real StarCraft II only (--env sc2_<map>); "
-                            f"env is {cfg.env!r}")
         return cfg
     layout = cfg.sc2_layout or "smax"
-    _choice("sc2_layout", layout, SC2_LAYOUTS)
     if layout == "smax" and smax_twin(cfg.env) not in envs_jax.names():
         playable = [n for n in sc2_names() if smax_twin(n) in envs_jax.names()]
         raise UserError(

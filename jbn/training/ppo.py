@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from ..policy import dag as dag_lib
-from .types import Batch, ValueNorm
+from .types import Batch, Hyper, ValueNorm
 
 
 Ratio = Literal["agent", "joint"]
@@ -187,15 +187,6 @@ class LossInfo(NamedTuple):
     active_frac: jnp.ndarray  # share of (step, agent) pairs with a choice (alive on SMAX)
 
 
-class LossCoefs(NamedTuple):
-    """Scalar hyper-parameters of the loss (floats or scalar arrays)."""
-
-    clip_eps: float = 0.2
-    vf_coef: float = 1.0
-    ent_coef: float = 0.01
-    huber_delta: float = 10.0
-
-
 def active_agents(avail):
     """bool [..., N]: agents with more than one available action.
 
@@ -207,7 +198,7 @@ def active_agents(avail):
     return jnp.sum(jnp.asarray(avail, jnp.int32), axis=-1) > 1
 
 
-def bn_mappo_loss(policy, params, batch: Batch, eta, alpha, coefs: LossCoefs, ratio: Ratio = "agent"):
+def bn_mappo_loss(policy, params, batch: Batch, eta, alpha, hyper: Hyper, ratio: Ratio = "agent"):
     """The whole BN-MAPPO loss of one minibatch, to MINIMISE.
 
     policy: a `jbn.policy.joint.BNPolicy`; params its parameters (actor, critic[, edge, perm]).
@@ -218,6 +209,7 @@ def bn_mappo_loss(policy, params, batch: Batch, eta, alpha, coefs: LossCoefs, ra
       from the stored first ones (`BNPolicy.replay`, truncated BPTT over T), then everything is as above.
     eta, alpha: the density target and weight of this update (jbn.training.schedules); ignored unless the policy
       learns its DAG.
+    hyper: the run's `Hyper` (floats or scalar arrays); the loss reads clip_eps, vf_coef, ent_coef and huber_delta.
 
         loss = surrogate − ent_coef · entropy + vf_coef · value_loss + α·mean|ρ(G) − η|
 
@@ -236,14 +228,14 @@ def bn_mappo_loss(policy, params, batch: Batch, eta, alpha, coefs: LossCoefs, ra
     logp, entropy, g = v_log_prob(params, batch.obs, batch.avail, batch.visible, batch.noise, batch.actions, memory)
     active = active_agents(batch.avail)  # [B, N]
     pg_loss, clip_frac, approx_kl = clipped_surrogate(
-        logp, batch.logp, batch.advantages, coefs.clip_eps, ratio, mask=active
+        logp, batch.logp, batch.advantages, hyper.clip_eps, ratio, mask=active
     )
     ent = _masked_mean(entropy, active)
     v = policy.value(params, batch.world_state, memory)
-    v_loss = value_loss(v, batch.value_n, batch.targets_n, coefs.clip_eps, coefs.huber_delta)
+    v_loss = value_loss(v, batch.value_n, batch.targets_n, hyper.clip_eps, hyper.huber_delta)
     rho = dag_lib.density(g)  # [B]
     d_pen = density_penalty(rho, eta, alpha) if policy.learns_dag else jnp.float32(0.0)
-    total = pg_loss + coefs.vf_coef * v_loss - coefs.ent_coef * ent + d_pen
+    total = pg_loss + hyper.vf_coef * v_loss - hyper.ent_coef * ent + d_pen
     info = LossInfo(
         total=total, policy=pg_loss, value=v_loss, entropy=ent, density_penalty=d_pen,
         dag_density=jnp.mean(rho), clip_frac=clip_frac, approx_kl=approx_kl,

@@ -25,25 +25,8 @@ import numpy as np
 from ..policy.dag_modes import is_learned
 from .errors import UserError
 from .labels import point_label
-from .types import Hyper
+from .types import SWEEPABLE, Hyper  # SWEEPABLE: name -> (meaning, valid range, check), declared with Hyper
 
-# name -> (meaning, valid range as text, check)
-SWEEPABLE: dict[str, tuple[str, str, callable]] = {
-    "lr": ("Adam learning rate", "> 0", lambda v: v > 0),
-    "max_grad_norm": ("gradient clipping norm", "> 0", lambda v: v > 0),
-    "clip_eps": ("PPO clip ε", "> 0", lambda v: v > 0),
-    "vf_coef": ("value-loss weight", ">= 0", lambda v: v >= 0),
-    "ent_coef": ("entropy weight", ">= 0", lambda v: v >= 0),
-    "huber_delta": ("Huber δ of the value loss", "> 0", lambda v: v > 0),
-    "gamma": ("discount", "in (0, 1]", lambda v: 0 < v <= 1),
-    "gae_lambda": ("GAE λ", "in (0, 1]", lambda v: 0 < v <= 1),
-    "alpha0": ("density-penalty weight α₀ before the α ramp", ">= 0", lambda v: v >= 0),
-    "alpha1": ("density-penalty weight α₁ after the ramp", ">= 0", lambda v: v >= 0),
-    "anneal_a": ("fraction of training where η starts to fall", "in [0, 1]", lambda v: 0 <= v <= 1),
-    "anneal_b": ("fraction where η reaches 0 and α starts to rise", "in [0, 1]", lambda v: 0 <= v <= 1),
-    "anneal_c": ("fraction where α reaches α₁", "in [0, 1]", lambda v: 0 <= v <= 1),
-}
-assert tuple(SWEEPABLE) == Hyper._fields, "every Hyper field is sweepable, in the same order"
 # Hyper fields that come from the annealing schedule (jbn.training.schedules.AnnealConfig) rather than a Config field.
 _SCHEDULE = {"alpha0": "alpha0", "alpha1": "alpha1", "anneal_a": "a", "anneal_b": "b", "anneal_c": "c"}
 

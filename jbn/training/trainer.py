@@ -23,7 +23,7 @@ import envs_jax
 from ..policy import dag as dag_lib
 from ..policy.joint import BNPolicy, Memory
 from . import ppo, schedules, sweep
-from .config import Config, parse_env_kwargs, parse_env_rules
+from .config import Config, PpoConfig, parse_env_kwargs, parse_env_rules
 from .rollout import act_and_step, step_keys
 from .types import Batch, Decision, Hyper, RunnerState, Transition, ValueNorm
 
@@ -61,24 +61,27 @@ class Trainer(NamedTuple):
 
 
 def make_policy(cfg: Config, env: envs_jax.ArrayEnv) -> BNPolicy:
+    """The run's joint policy: what its DAG section and its networks section say, on the env's sizes."""
+    graph, nets = cfg.graph, cfg.networks
+    cnn = nets.torso == "cnn"
     return BNPolicy(
         num_agents=env.num_agents,
         obs_dim=env.obs_dim,
         state_dim=env.state_dim,
-        torso="cnn" if cfg.torso == "cnn" else "mlp",
-        obs_shape=tuple(env.obs_shape) if cfg.torso == "cnn" else (),
-        state_shape=tuple(env.state_shape) if cfg.torso == "cnn" else (),
+        torso="cnn" if cnn else "mlp",
+        obs_shape=tuple(env.obs_shape) if cnn else (),
+        state_shape=tuple(env.state_shape) if cnn else (),
         num_actions=env.num_actions,
-        mode=cfg.dag,
-        arch=cfg.arch,
-        hidden=cfg.hidden,
-        learn_order=cfg.learn_order,
-        deepset_edges=cfg.deepset_edges,
-        mask_invisible_parents=cfg.mask_invisible_parents,
-        parent_obs=cfg.parent_obs,
-        sinkhorn_iters=cfg.sinkhorn_iters,
-        gru_width=cfg.gru_hidden if cfg.recurrent == "gru" else 0,
-        dag_reads_memory=cfg.dag_input == "memory",
+        mode=graph.dag,
+        arch=nets.arch,
+        hidden=nets.hidden,
+        learn_order=graph.learn_order,
+        deepset_edges=graph.deepset_edges,
+        mask_invisible_parents=graph.mask_invisible_parents,
+        parent_obs=graph.parent_obs,
+        sinkhorn_iters=graph.sinkhorn_iters,
+        gru_width=nets.gru_hidden if nets.recurrent == "gru" else 0,
+        dag_reads_memory=graph.dag_input == "memory",
     )
 
 
@@ -101,11 +104,13 @@ def shaping_weight(cfg: Config, env, update) -> jax.Array | None:
     return jnp.clip(1.0 - done / cfg.reward_shaping_horizon, 0.0, 1.0)
 
 
-def make_optimizer(cfg: Config, networks) -> optax.GradientTransformation:
+def make_optimizer(settings: PpoConfig, networks) -> optax.GradientTransformation:
     """`ppo.make_optimizer` with its learning rate and clipping norm as state leaves (`optax.inject_hyperparams`),
-    so that they can differ between the runs of one program; `set_hyper` writes a run's values into them."""
+    so that they can differ between the runs of one program; `set_hyper` writes a run's values into them.
+    settings: the config's PPO section (`cfg.ppo`)."""
     inject = optax.inject_hyperparams(ppo.make_optimizer, static_args=("networks", "grad_clip"))
-    return inject(lr=cfg.lr, max_grad_norm=cfg.max_grad_norm, networks=networks, grad_clip=cfg.grad_clip)
+    return inject(lr=settings.lr, max_grad_norm=settings.max_grad_norm, networks=networks,
+                  grad_clip=settings.grad_clip)
 
 
 def set_hyper(opt_state, hyper: Hyper):
@@ -122,10 +127,11 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
     and batch axes are pinned to it."""
     env = make_env(cfg) if env is None else env
     policy = make_policy(cfg, env)
-    anneal = cfg.anneal_config
-    E, T = cfg.num_envs, cfg.num_steps
+    anneal = cfg.graph.anneal_config
+    settings = cfg.ppo  # the update's sizes and constants (its sweepable values come from each run's Hyper)
+    E, T = settings.num_envs, settings.num_steps
     networks = list(jax.eval_shape(policy.init, jax.random.PRNGKey(0)))
-    optimizer = make_optimizer(cfg, networks)
+    optimizer = make_optimizer(settings, networks)
     base = sweep.base_values(cfg)
     default_hyper = sweep.hyper_of(base)
     # Values not swept stay Python constants of the program: XLA folds constants, so e.g. α₀ + (α₁ − α₀)·k/l_α
@@ -196,11 +202,10 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
         swept hyper-parameter comes from state.hyper (array leaves: a sweep is a batch axis, not a recompile)."""
         chex.assert_tree_shape_prefix(traj, (T, E))  # trace time only: a host stepper's rollout has the program's shape
         h = read_hyper(state.hyper)
-        eta, alpha = penalty_schedule(policy, anneal, state.update.astype(jnp.float32) / cfg.num_updates, h)
-        coefs = ppo.LossCoefs(clip_eps=h.clip_eps, vf_coef=h.vf_coef, ent_coef=h.ent_coef, huber_delta=h.huber_delta)
+        eta, alpha = penalty_schedule(policy, anneal, state.update.astype(jnp.float32) / settings.num_updates, h)
         adv, targets_n, vn = advantages(policy, state.params, state.value_norm, traj, h)
         batch = Batch.of(traj, adv, targets_n)
-        num_mb = cfg.num_minibatches
+        num_mb, mb_size = settings.num_minibatches, settings.minibatch_size
         if policy.recurrent:  # the replay needs the states of the first step only: [1, E, ...]
             batch = batch._replace(memory=jax.tree.map(lambda x: x[:1], batch.memory))
         else:
@@ -213,7 +218,7 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
                 return on_data(jax.tree.map(
                     lambda x: jnp.swapaxes(x[:, perm].reshape(x.shape[:1] + (num_mb, E // num_mb) + x.shape[2:]), 0, 1), batch), 2)
             perm = jax.random.permutation(key, T * E)
-            return on_data(jax.tree.map(lambda x: x[perm].reshape((num_mb, cfg.minibatch_size) + x.shape[1:]), batch), 1)
+            return on_data(jax.tree.map(lambda x: x[perm].reshape((num_mb, mb_size) + x.shape[1:]), batch), 1)
 
         def epoch(carry, _):
             params, opt_state, key = carry
@@ -223,7 +228,7 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
             def minibatch(carry, mb):
                 params, opt_state = carry
                 grads, info = jax.grad(ppo.bn_mappo_loss, argnums=1, has_aux=True)(
-                    policy, params, mb, eta, alpha, coefs, cfg.ratio
+                    policy, params, mb, eta, alpha, h, settings.ratio
                 )
                 updates, opt_state = optimizer.update(grads, opt_state, params)
                 return (optax.apply_updates(params, updates), opt_state), info
@@ -233,7 +238,7 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
 
         key, ekey = jax.random.split(state.key)
         (params, opt_state, _), infos = jax.lax.scan(
-            epoch, (state.params, set_hyper(state.opt_state, h), ekey), None, cfg.num_epochs
+            epoch, (state.params, set_hyper(state.opt_state, h), ekey), None, settings.num_epochs
         )
         metrics = update_metrics(state.update + 1, T * E, traj, eta, alpha, infos)
         state = state.replace(params=params, opt_state=opt_state, value_norm=vn, key=key, update=state.update + 1)

@@ -1,7 +1,7 @@
 """State and data containers of the trainer (flax.struct / NamedTuple, built by keyword)."""
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import jax
 import optax
@@ -15,27 +15,42 @@ from ..policy.joint import Memory
 Params = dict  # {"actor", "critic"[, "edge"[, "perm"]]: flax parameter trees}
 
 
-class Hyper(NamedTuple):
-    """The hyper-parameters of one run, as float32 scalar leaves of its state ([runs] under the runs vmap), so a
-    sweep over them is one more batch axis of one compiled program instead of one compile per value (sweep.py:
-    what may be swept and how a point becomes a Hyper). The update reads a swept name from here and any other as
-    the config's constant (`trainer.make_train`: a run without a sweep computes exactly what a program without
-    sweeps would); lr and max_grad_norm always from here, through the optimiser's injected hyper-parameters. Values that decide shapes
-    or the program itself (sizes, DAG mode, staircase step counts) stay in the static Config."""
+class Sweepable(NamedTuple):
+    """A hyper-parameter a run reads from its state (a `Hyper` leaf), so that a sweep over it is one more batch axis."""
 
-    lr: jax.Array  # Adam step size (read by the optimiser through optax.inject_hyperparams)
-    max_grad_norm: jax.Array  # gradient clipping norm (likewise)
-    clip_eps: jax.Array  # PPO ratio and value clipping ε
-    vf_coef: jax.Array
-    ent_coef: jax.Array
-    huber_delta: jax.Array
-    gamma: jax.Array
-    gae_lambda: jax.Array
-    alpha0: jax.Array  # density-penalty weight before the α ramp (jbn.training.schedules)
-    alpha1: jax.Array  # ... and after it
-    anneal_a: jax.Array  # η starts to fall at this fraction of training
-    anneal_b: jax.Array  # η reaches 0 and α starts to rise
-    anneal_c: jax.Array  # α reaches α₁
+    meaning: str
+    valid: str  # the valid range in words, as messages give it: "> 0", ">= 0", "in (0, 1]", "in [0, 1]"
+    ok: Callable[[float], bool]  # whether a value lies in that range
+
+
+# The one declaration of the sweepable hyper-parameters: `Hyper`'s fields (in this order), `sweep.SWEEPABLE`, and the
+# ranges the config's PPO section checks its own values against (jbn.training.sections.PpoConfig). The first eight
+# are Config fields; the last five come from the annealing schedule (jbn.training.schedules.AnnealConfig).
+SWEEPABLE: dict[str, Sweepable] = {
+    "lr": Sweepable("Adam learning rate", "> 0", lambda v: v > 0),
+    "max_grad_norm": Sweepable("gradient clipping norm", "> 0", lambda v: v > 0),
+    "clip_eps": Sweepable("PPO clip ε", "> 0", lambda v: v > 0),
+    "vf_coef": Sweepable("value-loss weight", ">= 0", lambda v: v >= 0),
+    "ent_coef": Sweepable("entropy weight", ">= 0", lambda v: v >= 0),
+    "huber_delta": Sweepable("Huber δ of the value loss", "> 0", lambda v: v > 0),
+    "gamma": Sweepable("discount", "in (0, 1]", lambda v: 0 < v <= 1),
+    "gae_lambda": Sweepable("GAE λ", "in (0, 1]", lambda v: 0 < v <= 1),
+    "alpha0": Sweepable("density-penalty weight α₀ before the α ramp", ">= 0", lambda v: v >= 0),
+    "alpha1": Sweepable("density-penalty weight α₁ after the ramp", ">= 0", lambda v: v >= 0),
+    "anneal_a": Sweepable("fraction of training where η starts to fall", "in [0, 1]", lambda v: 0 <= v <= 1),
+    "anneal_b": Sweepable("fraction where η reaches 0 and α starts to rise", "in [0, 1]", lambda v: 0 <= v <= 1),
+    "anneal_c": Sweepable("fraction where α reaches α₁", "in [0, 1]", lambda v: 0 <= v <= 1),
+}
+
+Hyper = NamedTuple("Hyper", [(name, jax.Array) for name in SWEEPABLE])
+Hyper.__doc__ = """The hyper-parameters of one run, as float32 scalar leaves of its state ([runs] under the runs vmap),
+    so a sweep over them is one more batch axis of one compiled program instead of one compile per value (sweep.py: how
+    a point becomes a Hyper). Its fields are `SWEEPABLE`'s names, which also say what each means. The update reads a
+    swept name from here and any other as the config's constant (`trainer.make_train`: a run without a sweep
+    computes exactly what a program without sweeps would); lr and max_grad_norm always from here, through the
+    optimiser's injected hyper-parameters; the loss reads clip_eps, vf_coef, ent_coef and huber_delta
+    (`ppo.bn_mappo_loss`). Values that decide shapes or the program itself (sizes, DAG mode, staircase step counts)
+    stay in the static Config."""
 
 
 class Decision(NamedTuple):
