@@ -1,9 +1,12 @@
 """The paper's analyses (jbn/evaluation/analysis.py) against independent computations: the multi-modality KL against
 exact enumeration of the BN joint distribution built from `log_prob` alone, the visibility / health / distance
-statistics against hand counts on hand-made DAGs, the SMAX extractor against the env state's own fields."""
+statistics against hand counts on hand-made DAGs, each family's team geometry against the env state's own fields, and
+what each family declares (the evaluation reads the declarations; nothing in jbn/evaluation tests an env's type)."""
+import ast
 import dataclasses
 import itertools
 import json
+import os
 
 import jax
 import jax.numpy as jnp
@@ -11,8 +14,9 @@ import numpy as np
 import pytest
 
 import envs_jax
+from envs_jax.families.aloha import aloha_snapshot
 from envs_jax.wrappers import ArrayEnv
-from jbn.evaluation import analysis
+from jbn.evaluation import analysis, declared_analyses
 from jbn.policy import dag as dag_lib
 from jbn.policy.joint import BNPolicy
 
@@ -168,7 +172,7 @@ def test_dag_degrees_hand_example():
     np.testing.assert_allclose(deg.in_degree.sum() / deg.possible_parents.sum(), dag_lib.density(g))
 
 
-def test_smax_allies_on_3m():
+def test_smax_team_geometry_on_3m():
     env = ArrayEnv(envs_jax.make("smax_3m"))
     state, _ = env.reset(jax.random.PRNGKey(0))
     inner = state.env_state.state  # jaxmarl's SMAX State
@@ -176,20 +180,19 @@ def test_smax_allies_on_3m():
     inner = inner.replace(unit_health=inner.unit_health.at[0].set(9.0).at[2].set(0.0).at[4].set(1.0),
                           unit_alive=inner.unit_alive.at[2].set(False))
     state = state.replace(env_state=state.env_state.replace(state=inner))
-    allies = jax.jit(lambda s: analysis.smax_allies(env, s))(state)
+    allies = jax.jit(env.family.team_geometry)(state.env_state)
     assert allies.health.shape == (3,) and allies.positions.shape == (3, 2) and allies.alive.shape == (3,)
     np.testing.assert_allclose(allies.health, [9.0 / 45.0, 1.0, 0.0], rtol=1e-6)
     np.testing.assert_array_equal(allies.positions, inner.unit_positions[:3])
     np.testing.assert_array_equal(allies.alive, [True, True, False])
-    # The same from the SMAXEnv state and from the inner state.
-    for s in (state.env_state, inner):
-        np.testing.assert_array_equal(analysis.smax_allies(env.env, s).health, allies.health)
+    # The same from the inner state.
+    np.testing.assert_array_equal(env.family.team_geometry(inner).health, allies.health)
 
 
 def test_aloha_snapshot_is_json():
     g = np.zeros((3, 3))
     g[0, 2] = g[1, 2] = 1  # agent 2 <- {0, 1}
-    snap = analysis.aloha_snapshot(g, np.array([[1.0], [0.0], [3.0]]), np.array([0, 1, 1]), order=np.array([1, 0, 2]))
+    snap = aloha_snapshot(g, np.array([[1.0], [0.0], [3.0]]), np.array([0, 1, 1]), order=np.array([1, 0, 2]))
     assert json.loads(json.dumps(snap)) == {
         "agents": [
             {"agent": 0, "parents": [], "backlog": 1, "action": 0},
@@ -198,3 +201,69 @@ def test_aloha_snapshot_is_json():
         ],
         "order": [1, 0, 2],
     }
+
+
+# ------------------------------------------------------------------------------------------------ what families declare
+@pytest.mark.parametrize("name, visibility, positions, health, snapshot", [
+    ("smax_3m", True, True, True, None),
+    ("aloha_10", False, False, False, "aloha_snapshot"),
+    ("mpe_simple_spread", False, True, False, None),
+    ("lbf_2s-10x10-3p-3f", True, True, False, None),
+    ("rware_tiny-2ag", False, True, False, None),
+    ("cg_3", False, False, False, None),
+    ("matrax_Climbing-stateless", False, False, False, None),
+    ("overcooked_cramped_room", False, False, False, None),
+])
+def test_each_family_declares_its_analyses(name, visibility, positions, health, snapshot):
+    declared = declared_analyses(ArrayEnv(envs_jax.make(name)))
+    assert (declared.visibility, declared.positions, declared.health) == (visibility, positions, health)
+    assert (declared.snapshot and declared.snapshot.field) == snapshot
+
+
+def _reset_raw(name, seed):
+    env = ArrayEnv(envs_jax.make(name))
+    state, _ = jax.jit(env.reset)(jax.random.PRNGKey(seed))
+    return env, state.env_state
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_team_geometry_of_mpe_lbf_rware_is_the_agents_positions(seed):
+    env, raw = _reset_raw("mpe_simple_spread", seed)  # p_pos: agents first, then landmarks
+    geo = env.family.team_geometry(raw)
+    np.testing.assert_array_equal(geo.positions, np.asarray(raw.p_pos)[:3])
+    assert geo.health is None and np.asarray(geo.alive).tolist() == [True] * 3
+    env, raw = _reset_raw("lbf_2s-10x10-3p-3f", seed)  # (row, col) cells
+    geo = env.family.team_geometry(raw)
+    np.testing.assert_array_equal(geo.positions, np.asarray(raw.agents.position, np.float32))
+    assert geo.positions.dtype == jnp.float32 and geo.health is None and np.asarray(geo.alive).all()
+    env, raw = _reset_raw("rware_tiny-4ag", seed)  # Position(x=row, y=col): the rows of the grid's agent channel
+    geo = env.family.team_geometry(raw)
+    occupied = np.argwhere(np.asarray(raw.grid)[1] > 0)  # Jumanji's agents channel: (row, col) of every agent
+    assert sorted(map(tuple, np.asarray(geo.positions, int).tolist())) == sorted(map(tuple, occupied.tolist()))
+    assert geo.positions.shape == (4, 2) and geo.health is None and np.asarray(geo.alive).all()
+
+
+def test_no_env_type_test_in_the_evaluation():
+    """The evaluation computes what a family declares: no module in jbn/evaluation imports an env class of ours (SMAX,
+    Aloha, ...) or tests an env's type with isinstance."""
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "jbn", "evaluation")
+    env_modules = ("envs_jax.smax", "envs_jax.smax_medivac", "envs_jax.aloha", "envs_jax.coordination_game")
+    env_classes = {"SMAXEnv", "MedivacSMAXEnv", "Aloha", "CoordinationGame", "SimpleMPE", "LevelBasedForaging",
+                   "RobotWarehouse"}
+    found = []
+    for f in sorted(os.listdir(root)):
+        if not f.endswith(".py"):
+            continue
+        tree = ast.parse(open(os.path.join(root, f)).read())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                found += [f"{f}: imports {m}" for m in mods if m in env_modules]
+            elif isinstance(node, (ast.Name, ast.Attribute)):
+                name = node.id if isinstance(node, ast.Name) else node.attr
+                if name in env_classes:
+                    found.append(f"{f}:{node.lineno}: {name}")
+            elif isinstance(node, ast.Call) and ast.unparse(node.func) == "isinstance":
+                if "env" in ast.unparse(node.args[0]):
+                    found.append(f"{f}:{node.lineno}: {ast.unparse(node)}")
+    assert not found, found

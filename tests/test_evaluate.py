@@ -174,6 +174,10 @@ def test_returns_lengths_and_first_episode_masking():
     np.testing.assert_allclose(out.stats.in_degree[0], lengths.sum() * np.array([0, 1, 2]))
     np.testing.assert_allclose(out.stats.density[0], lengths.sum())
     np.testing.assert_allclose(out.stats.kl.den[0], lengths.sum())  # every agent always has a choice here
+    # A family that declares no visibility and no team geometry: no such tallies, and rows without their fields.
+    assert out.stats.visible_parents is None and out.stats.health is None and out.stats.distance is None
+    row = evaluation.rows.analysis_fields(jax.tree.map(lambda x: x[0], out.stats))
+    assert set(row) == {"kl_by_agent", "parents_by_agent", "dag_density"}
 
 
 def test_cg_episodes_last_the_horizon_and_return_sums_the_recorded_rewards():
@@ -227,7 +231,7 @@ def test_smax_in_pass_analyses_equal_analysis_functions_on_the_recorded_steps():
     sums = {k: [np.zeros(3), np.zeros(3)] for k in ("vis", "health", "dist")}
     for t in range(length):
         state = jax.tree.map(lambda x: x[t], out.record.env_state)
-        allies = analysis.smax_allies(env, state)
+        allies = env.family.team_geometry(state.env_state)
         g = out.record.g[t]
         for k, tally in (("vis", analysis.visible_parent_fraction(g, env.family._visible(state.env_state), allies.alive)),
                          ("health", analysis.parent_health_ratio(g, allies.health, allies.alive)),
@@ -241,6 +245,62 @@ def test_smax_in_pass_analyses_equal_analysis_functions_on_the_recorded_steps():
     assert sums["vis"][1].sum() > 0 and sums["health"][1].sum() > 0  # the example has parents to count
     row = evaluation.rows.analysis_fields(st)
     np.testing.assert_allclose(row["visible_parent_fraction"], sums["vis"][0].sum() / sums["vis"][1].sum(), rtol=1e-6)
+
+
+def _numpy_distance_ratio(pos, g):
+    """Fig. 9 by hand for one step where every agent is alive: for child i with parents P (g[j, i] = 1),
+    mean_{j in P} |x_i - x_j| / mean_{j != i} |x_i - x_j|; (num, den) = (ratio, 1) where P is non-empty, else (0, 0)."""
+    n = len(pos)
+    num, den = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        parents = [j for j in range(n) if g[j, i] > 0.5]
+        if parents:
+            d = {j: float(np.hypot(*(pos[i] - pos[j]))) for j in range(n) if j != i}
+            num[i] = np.mean([d[j] for j in parents]) / np.mean(list(d.values()))
+            den[i] = 1.0
+    return num, den
+
+
+@pytest.mark.parametrize("name, kwargs", [("mpe_simple_spread", ()), ("lbf_2s-10x10-3p-3f", ("time_limit=8",))])
+def test_new_families_distance_ratio_equals_numpy_from_the_recorded_positions(name, kwargs):
+    """MPE and LBF declare a team geometry: the kernel's Fig. 9 tallies over env 0's first episode under the line DAG
+    (i-1 -> i) equal a numpy computation from the positions read off the recorded states (MPE's p_pos, LBF's agent
+    cells), and the rows carry the distance ratio but no health ratio; LBF's visible-parent fraction is the share
+    of parents within the child's field of view (Chebyshev distance <= fov)."""
+    cfg = resolve(Config(env=name, dag="line", num_envs=2, num_steps=8, total_steps=16, env_kwargs=kwargs))
+    env = tr.make_env(cfg)
+    pol = tr.make_policy(cfg, env)
+    params = pol.init(jax.random.PRNGKey(0))
+    episodes = evaluation.make_episodes([pol], env, 1, analyses=[True], record=True)
+    out = jax.device_get(jax.jit(episodes)(params, jax.random.PRNGKey(3)))
+    length = int(out.lengths[0, 0])
+    raw = out.record.env_state.env_state
+    pos = np.asarray(raw.p_pos)[:, :3] if name.startswith("mpe") else np.asarray(raw.agents.position, np.float64)
+    line = np.eye(3, k=1)
+    num, den, vis_num, vis_den = np.zeros(3), np.zeros(3), 0.0, 0.0
+    for t in range(length):
+        np.testing.assert_array_equal(out.record.g[t], line)
+        n_t, d_t = _numpy_distance_ratio(pos[t].astype(np.float64), line)
+        num, den = num + n_t, den + d_t
+        if name.startswith("lbf"):  # agent i sees its parent i - 1 within the field of view
+            for i in (1, 2):
+                vis_num += float(np.max(np.abs(pos[t, i] - pos[t, i - 1])) <= env.env.fov)
+                vis_den += 1.0
+    st = jax.tree.map(lambda x: x[0], out.stats)
+    assert st.health is None
+    np.testing.assert_allclose(st.distance.num, num, rtol=1e-5)
+    np.testing.assert_array_equal(st.distance.den, den)
+    assert den[1:].min() == length and den[0] == 0  # agent 0 has no parent under the line DAG
+    row = evaluation.rows.analysis_fields(st)
+    assert "parent_health_ratio_by_agent" not in row
+    assert row["parent_distance_ratio_by_agent"][0] is None
+    np.testing.assert_allclose(row["parent_distance_ratio_by_agent"][1:], num[1:] / den[1:], rtol=1e-5)
+    assert len(set(np.round(num[1:] / den[1:], 4))) > 1 or (num[1:] / den[1:] != 1).any()  # not trivially 1
+    if name.startswith("lbf"):
+        assert 0 < vis_num < vis_den  # some parents in view and some not (fov 2 on a 10 x 10 grid)
+        np.testing.assert_allclose(row["visible_parent_fraction"], vis_num / vis_den, rtol=1e-6)
+    else:
+        assert st.visible_parents is None and "visible_parent_fraction" not in row
 
 
 def test_evaluator_traces_once_and_rows_are_json():

@@ -12,10 +12,17 @@ critic's world state (the env's own, else the agents' observations concatenated)
 the env has no mask), terminated vs truncated (an env that reports neither: its time limit is a truncation), whether
 the env defines a win, the episode limit, and whether agents have a notion of seeing each other (the visibility
 analyses apply only then).
+
+What a family can report about a learned DAG (jbn/evaluation runs whatever is declared, never testing the env's type):
+    has_visibility              the visible-parent fraction (the paper's Fig. 7)
+    team_geometry(state)        the agents' positions (Fig. 9's distance ratio), liveness and, where the game has it,
+                                health (Fig. 8's health ratio); None (the default): the family has no positions
+    step_snapshot               a JSON picture of one decision step, written on the evaluation's joint rows (Aloha's
+                                backlogs, Fig. 5); None (the default): no picture
 """
 from __future__ import annotations
 
-from typing import Literal, NamedTuple, Sequence, get_args
+from typing import Callable, Literal, NamedTuple, Optional, Sequence, get_args
 
 import jax
 import jax.numpy as jnp
@@ -39,6 +46,22 @@ class Step(NamedTuple):
     truncated: jax.Array  # bool [] ended by the time limit (valid where done)
     won: jax.Array  # bool [] the episode was won (valid where done; False where the env defines no win)
     shaped_reward: jax.Array  # float32 [] a shaping term the trainer may add, annealed (0 where the family has none)
+
+
+class TeamGeometry(NamedTuple):
+    """Where the agents of one env state are, for the analyses of a learned DAG (the paper's Fig. 8, 9): which allies a
+    child picks as parents, by distance and by health, against its average living ally."""
+
+    positions: jax.Array  # float32 [N, 2] in the env's own units (the distance ratio is unit-free)
+    health: Optional[jax.Array]  # float32 [N] a fraction in [0, 1] comparable across agents; None: the game has none
+    alive: jax.Array  # bool [N]; a dead agent is neither a parent nor an ally in the ratios
+
+
+class StepSnapshot(NamedTuple):
+    """A family's picture of one decision step (env 0's first, the paper's Fig. 5), on the evaluation's joint rows."""
+
+    field: str  # the row's key ('aloha_snapshot')
+    describe: Callable  # (g [N, N], obs [N, ...], actions int [N], order int [N]) -> JSON-ready dict; numpy, host side
 
 
 def team_reward(rewards: jax.Array, rule: str) -> jax.Array:
@@ -78,6 +101,7 @@ class Family:
       max_steps: the longest episode in env steps (the evaluation's scan length)
       has_win: the env defines a win (won is meaningful)
       has_visibility: agents have a notion of seeing each other (visible is meaningful; Fig. 7's analysis)
+      step_snapshot: a `StepSnapshot` the evaluation writes of the first step, or None
       reports_truncation: Step.terminated/truncated are the env's own; else ArrayEnv calls an end at max_steps a
         truncation and any other end a termination
       rules: dict of the family's rules, recorded in run headers and docs (team_reward, world_state, ...)
@@ -95,6 +119,7 @@ class Family:
     has_visibility: bool = False
     has_shaped_reward: bool = False  # Step.shaped_reward is meaningful (Overcooked)
     reports_truncation: bool = True  # False: ArrayEnv takes an end at the time limit as a truncation
+    step_snapshot: Optional[StepSnapshot] = None
 
     @property
     def rules(self) -> dict:
@@ -105,3 +130,9 @@ class Family:
 
     def step(self, key: jax.Array, state, actions: jax.Array) -> tuple[object, Step]:
         raise NotImplementedError
+
+    def team_geometry(self, state) -> Optional[TeamGeometry]:
+        """The agents' positions, health and liveness in `state` (the family's own, as reset/step return it;
+        jittable), or None where the family has no positions (the default): the distance and health analyses are
+        then not computed. Which of them apply is read from what this returns (None, health None), at trace time."""
+        return None

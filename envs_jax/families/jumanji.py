@@ -16,6 +16,11 @@ papers and Sable's: Mava's episode return is the sum over steps of the mean over
              [R, C, 3]. end: an invalid move or no dirty tile left = terminated, time limit = truncated. won: no
              dirty tile left (Mava's won_episode).
 
+Team geometry (the parent / ally distance analysis, the paper's Fig. 9), per env, from the state's own fields: LBF
+`agents.position` (row, col), RWARE `agents.position` (Position(x=row, y=col)), as cells of the grid; no agent dies.
+Neither has health: LBF's agent levels are fixed abilities (which food an agent can load), not a state that a parent
+choice could follow the way SMAX's health does, so they are not passed off as health.
+
 Terminated vs truncated, per env (Jumanji's own TimeStep is not enough everywhere): LBF and Connector report a
 time limit as `truncation` (discount not all 0) and an end of the game as `termination` (discount 0); RWARE and
 Cleaner report every end as `termination`, so the rule recomputes the cause from the state (RWARE: a collision;
@@ -63,7 +68,7 @@ from jumanji.environments.routing.robot_warehouse.generator import RandomGenerat
 from jumanji.environments.routing.robot_warehouse.utils import is_collision
 from jumanji.types import StepType
 
-from .base import TEAM_REWARDS, WORLD_STATES, Family, Step, concat_world_state, team_reward
+from .base import TEAM_REWARDS, WORLD_STATES, Family, Step, TeamGeometry, concat_world_state, team_reward
 from ..choices import check_choice
 
 
@@ -78,6 +83,7 @@ class EnvRules(NamedTuple):
         is LAST
     won(env, new_state, timestep) -> bool []; None: the env defines no win
     visible(env, new_state) -> bool [N, N]; None: the env has no notion of agents seeing each other
+    geometry(env, state) -> TeamGeometry (the agents' positions); None: the env has no positions
     """
 
     family: str
@@ -88,6 +94,7 @@ class EnvRules(NamedTuple):
     ending: Callable
     won: Callable | None = None
     visible: Callable | None = None
+    geometry: Callable | None = None  # (env, state) -> TeamGeometry; None: no positions (Family.team_geometry)
     truncation: str = "discount"  # how the ending is told (recorded in `rules`)
     avail_from: str = "action_mask"  # where the available actions come from (recorded in `rules`)
 
@@ -126,6 +133,20 @@ def _visible_lbf(env, new_state) -> jax.Array:
     """Agent i sees agent j when j is within i's field of view (LBF's observer: Chebyshev distance <= fov)."""
     pos = new_state.agents.position  # [N, 2]
     return jnp.all(jnp.abs(pos[:, None, :] - pos[None, :, :]) <= env.fov, axis=-1)
+
+
+def _geometry_of(positions) -> TeamGeometry:
+    """Agents on grid cells [N, 2] that never die and have no health."""
+    n = positions.shape[0]
+    return TeamGeometry(positions=jnp.asarray(positions, jnp.float32), health=None, alive=jnp.ones((n,), bool))
+
+
+def _geometry_lbf(env, state) -> TeamGeometry:
+    return _geometry_of(state.agents.position)  # [N, 2] (row, col)
+
+
+def _geometry_rware(env, state) -> TeamGeometry:
+    return _geometry_of(jnp.stack([state.agents.position.x, state.agents.position.y], axis=-1))  # (row, col)
 
 
 def _connector_channels(grid: jax.Array, num_agents: int) -> jax.Array:
@@ -177,9 +198,9 @@ def _won_cleaner(env, new_state, timestep) -> jax.Array:
 
 RULES: dict[type, EnvRules] = {
     LevelBasedForaging: EnvRules("lbf", "sum", _agents_view, _action_mask, None, _ending_by_discount,
-                                 visible=_visible_lbf),
+                                 visible=_visible_lbf, geometry=_geometry_lbf),
     RobotWarehouse: EnvRules("rware", "shared", _agents_view, _action_mask, None, _ending_rware,
-                             truncation="collision = terminated"),
+                             geometry=_geometry_rware, truncation="collision = terminated"),
     Connector: EnvRules("connector", "sum", _observe_connector, _action_mask, _world_state_connector,
                         _ending_by_discount, won=_won_connector),
     Cleaner: EnvRules("cleaner", "shared", _observe_cleaner, _action_mask, _world_state_cleaner, _ending_cleaner,
@@ -248,6 +269,11 @@ class JumanjiFamily(Family):
         return dict(team_reward=self._team_reward, world_state=self._world_state, avail=self._env_rules.avail_from,
                     truncation=self._env_rules.truncation, win=self.has_win, visibility=self.has_visibility,
                     max_steps=self.max_steps)
+
+    def team_geometry(self, state) -> TeamGeometry | None:
+        """The agents' positions in a state of the env (the rules' `geometry`), or None where the rules have none."""
+        geometry = self._env_rules.geometry
+        return None if geometry is None else geometry(self.env, state)
 
     def _step_of(self, timestep, new_state, reward, done, terminated, truncated, won) -> Step:
         r = self._env_rules

@@ -17,6 +17,8 @@ numbers read like JaxMARL's MAPPO/IPPO MPE baselines (baselines/MAPPO/mappo_rnn_
                (`ArrayEnv`'s time-limit rule). JaxMARL computes `done = state.step >= max_steps` before the counter
                moves, so an episode lasts max_steps + 1 = 26 env steps (as SMAX's); that is our `max_steps`.
   win, visibility  none.
+  team geometry  the agents' positions (`state.p_pos`, agents first, then the landmarks), for the parent / ally
+               distance analysis (Fig. 9); no health, and no agent ever dies.
 Baseline hyperparameters (for the trainer's preset): MAPPO (mappo_homogenous_rnn_mpe.yaml) LR 2e-3, NUM_ENVS 16,
 NUM_STEPS 128, TOTAL_TIMESTEPS 1e7, FC 128, GRU 128, UPDATE_EPOCHS 4, NUM_MINIBATCHES 4, GAMMA 0.99, GAE_LAMBDA 0.95,
 CLIP_EPS 0.2, ENT_COEF 0.01, VF_COEF 0.5, MAX_GRAD_NORM 0.5, tanh, ANNEAL_LR; IPPO (ippo_ff_mpe.yaml) the same but
@@ -24,10 +26,12 @@ LR 2.5e-4, no GRU.
 """
 from __future__ import annotations
 
+import jax.numpy as jnp
 import jaxmarl
 from jaxmarl.environments.mpe import SimpleReferenceMPE, SimpleSpeakerListenerMPE, SimpleSpreadMPE
 from jaxmarl.environments.mpe.simple import SimpleMPE
 
+from .base import TeamGeometry
 from .jaxmarl import JaxMarlFamily
 from .kwargs import build
 
@@ -60,3 +64,8 @@ class MpeFamily(JaxMarlFamily):
                  max_steps: int | None = None):
         super().__init__(env, family="mpe", team_reward=team_reward, world_state=world_state,
                          max_steps=env.max_steps + 1 if max_steps is None else max_steps)
+
+    def team_geometry(self, state) -> TeamGeometry:
+        """The agents' positions in an MPE state (world units; `p_pos` holds the agents first), every agent alive."""
+        n = self.num_agents
+        return TeamGeometry(positions=state.p_pos[:n].astype(jnp.float32), health=None, alive=jnp.ones((n,), bool))

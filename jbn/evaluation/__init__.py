@@ -32,16 +32,21 @@ evaluation episodes before each env's first episode end (jbn/evaluation/analysis
                                       active (more than one available action: a dead SMAX unit has no choice)
   parents_by_agent [N]                mean in-degree Σ_j G[j, i] of the sampled G (before invisible-parent masking)
   dag_density                         mean ρ(G)
-  SMAX: visible_parent_fraction       Fig. 7: Σ visible chosen parents / Σ chosen parents, pooled over agents
-        parent_health_ratio_by_agent  Fig. 8 (`analysis.parent_health_ratio`, mean over the steps where defined)
-        parent_distance_ratio_by_agent  Fig. 9 (`analysis.parent_distance_ratio`, likewise)
-  Aloha: aloha_snapshot               Fig. 5: `analysis.aloha_snapshot` of the first step of episode 0
+and those the env's family declares (envs_jax/families/base.py; `kernel.declared_analyses`):
+  visible_parent_fraction             Fig. 7: Σ visible chosen parents / Σ chosen parents, pooled over agents; where the
+                                      family has visibility (SMAX, LBF)
+  parent_health_ratio_by_agent        Fig. 8 (`analysis.parent_health_ratio`, mean over the steps where defined); where
+                                      its team geometry has health (SMAX)
+  parent_distance_ratio_by_agent      Fig. 9 (`analysis.parent_distance_ratio`, likewise); where it has a team geometry
+                                      (SMAX, MPE, LBF, RWARE)
+  the step snapshot's field           Fig. 5: the family's picture of the first step of episode 0 (Aloha:
+                                      aloha_snapshot, envs_jax/families/aloha.py)
 """
 from .evaluator import Evaluator, evaluate, make_evaluator
-from .kernel import POLICIES, Combo, EvalOut, combos_for, is_aloha, is_smax, make_episodes, policy_for
+from .kernel import POLICIES, Combo, Declared, EvalOut, combos_for, declared_analyses, make_episodes, policy_for
 from .load import load_config, load_params, pick_checkpoint
 from .rows import EVAL_SEED_OFFSET, eval_seed, rows_of, summarize
 
-__all__ = ["Evaluator", "evaluate", "make_evaluator", "POLICIES", "Combo", "EvalOut", "combos_for", "is_aloha",
-           "is_smax", "make_episodes", "policy_for", "load_config", "load_params", "pick_checkpoint",
+__all__ = ["Evaluator", "evaluate", "make_evaluator", "POLICIES", "Combo", "Declared", "EvalOut", "combos_for",
+           "declared_analyses", "make_episodes", "policy_for", "load_config", "load_params", "pick_checkpoint",
            "EVAL_SEED_OFFSET", "eval_seed", "rows_of", "summarize"]

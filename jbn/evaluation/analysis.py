@@ -11,8 +11,10 @@ without parents, a dead unit) drop out instead of entering as NaN.
   parent_health_ratio      Fig. 8   mean health of the living parents / mean health of the living allies
   parent_distance_ratio    Fig. 9   mean distance to the living parents / mean distance to the living allies
   dag_degrees              Fig. 4b  in/out-degree per agent and how many parents/children it could have
-  smax_allies              helper   (health fraction, position, alive) of the allies from a SMAX env state
-  aloha_snapshot           Fig. 5   host-side, JSON-friendly dict of one Aloha step
+
+What they read of the env comes from its family's declarations (envs_jax/families/base.py): `visible` where the family
+has visibility, positions / health / liveness from `Family.team_geometry`; Fig. 5's picture of one step is the
+family's `step_snapshot` (Aloha's: envs_jax/families/aloha.py).
 
 DAG convention (jbn/policy/dag.py): G[j, i] = 1 iff agent j is a parent of agent i; column G[:, i] = parents of i.
 """
@@ -22,7 +24,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from ..policy.joint import BNPolicy, mask_logits
 
@@ -116,7 +117,7 @@ def visible_parent_fraction(g, visible, alive=None) -> Tally:
 
 
 # ----------------------------------------------------------------------------------------------
-# Fig. 8, 9: health and distance of the chosen parents (SMAX)
+# Fig. 8, 9: health and distance of the chosen parents (from the family's team geometry)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -153,8 +154,9 @@ def relative_parent_mean(g, values, alive) -> Tally:
 def parent_health_ratio(g, health, alive) -> Tally:
     """Fig. 8: mean health of i's living parents / mean health of i's living allies (j ≠ i), per child i.
 
-    health: float [N], the health fraction hp / max hp of the unit type (`smax_allies`), so units of
-    different types (MMM2) compare; < 1 means the child depends on allies weaker than its average ally.
+    health: float [N], a fraction comparable across agents (`TeamGeometry.health`; SMAX: hp / max hp of the unit
+    type, so units of different types compare, MMM2); < 1 means the child depends on allies weaker than its
+    average ally.
     g [N, N] (G[j, i]: j parent of i), alive bool [N]. See `relative_parent_mean` for the averaging.
     """
     h = jnp.asarray(health, jnp.float32)
@@ -164,49 +166,14 @@ def parent_health_ratio(g, health, alive) -> Tally:
 def parent_distance_ratio(g, positions, alive) -> Tally:
     """Fig. 9: mean distance from i to its living parents / mean distance from i to its living allies.
 
-    positions: float [N, 2] in SMAX map units (Euclidean distance; the ratio is unit-free); > 1 means the
+    positions: float [N, 2] in the env's units (`TeamGeometry.positions`; Euclidean distance, the ratio is
+    unit-free, so grid cells (LBF, RWARE) and map units (SMAX, MPE) alike); > 1 means the
     child depends on allies farther away than its average ally. g [N, N] (G[j, i]: j parent of i), alive
     bool [N]. See `relative_parent_mean` for the averaging.
     """
     p = jnp.asarray(positions, jnp.float32)
     dist = jnp.sqrt(jnp.sum((p[:, None, :] - p[None, :, :]) ** 2, axis=-1))  # symmetric [j, i]
     return relative_parent_mean(g, dist, alive)
-
-
-class SmaxAllies(NamedTuple):
-    """The learners' units of one SMAX env state (the first num_allies units)."""
-
-    health: jax.Array  # float32 [N] hp / max hp of the unit's type, in [0, 1]; 0 when dead
-    positions: jax.Array  # float32 [N, 2] map coordinates (SMAX units; the map is 32 x 32)
-    alive: jax.Array  # bool [N]
-
-
-def smax_game(env):
-    """The inner SMAX game of an ArrayEnv / SMAXEnv / MedivacSMAXEnv (or the game itself)."""
-    while not hasattr(env, "unit_type_health"):
-        env = env.env if hasattr(env, "env") else env._env
-    return env
-
-
-def smax_allies(env, state) -> SmaxAllies:
-    """Health, positions and liveness of the allies from a SMAX env state (jittable in `state`).
-
-    env: `envs_jax` SMAXEnv or MedivacSMAXEnv, or the `ArrayEnv` around one. state: `ArrayEnv`'s EnvState,
-    the SMAXEnv state (its `.env_state`), or the inner jaxmarl SMAX State. SMAX stores raw hit points
-    (`unit_health`); health here is that divided by the type's maximum (`unit_type_health[unit_types]`,
-    e.g. 80 for a hydralisk), the same fraction SMAX's observations show.
-    """
-    game = smax_game(env)
-    while not hasattr(state, "unit_health"):
-        state = state.env_state if hasattr(state, "env_state") else state.state
-    n = game.num_allies
-    types = state.unit_types[:n]
-    health = state.unit_health[:n] / game.unit_type_health[types]
-    return SmaxAllies(
-        health=health.astype(jnp.float32),
-        positions=state.unit_positions[:n].astype(jnp.float32),
-        alive=state.unit_alive[:n].astype(bool),
-    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -240,38 +207,3 @@ def dag_degrees(g, order) -> DagDegrees:
         out_degree=jnp.sum(g, 1),
         possible_children=(n - 1) - pos,
     )
-
-
-# ----------------------------------------------------------------------------------------------
-# Fig. 5: Aloha snapshot (host side)
-# ----------------------------------------------------------------------------------------------
-
-
-def aloha_snapshot(g, obs, actions, order=None) -> dict:
-    """JSON-friendly record of one Aloha step (paper Fig. 5). Host-side (numpy), not jittable.
-
-    Args:
-      g: [N, N] 0/1 DAG of the step (G[j, i]: j parent of i).
-      obs: [N, 1] Aloha observations (obs[i, 0] = island i's backlog) or [N] backlogs.
-      actions: int [N] (1 = transmit, 0 = wait).
-      order: optional int [N], the topological order (order[p] = agent at position p).
-
-    Returns:
-      {"agents": [{"agent": i, "parents": [j, ...], "backlog": b, "action": a}, ...]} plus "order" if given.
-    """
-    g = np.asarray(g)
-    backlog = np.asarray(obs).reshape(g.shape[0], -1)[:, 0]
-    actions = np.asarray(actions)
-    agents = [
-        {
-            "agent": i,
-            "parents": [int(j) for j in np.flatnonzero(g[:, i] > 0.5)],
-            "backlog": int(round(float(backlog[i]))),
-            "action": int(actions[i]),
-        }
-        for i in range(g.shape[0])
-    ]
-    out = {"agents": agents}
-    if order is not None:
-        out["order"] = [int(k) for k in np.asarray(order)]
-    return out

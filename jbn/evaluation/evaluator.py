@@ -82,7 +82,8 @@ class Evaluator:
         """JSON-ready rows (jbn/evaluation/__init__.py) from a host copy of `run`'s output; tags[s]: the keys that
         identify run s (default {"seed": first_seed + s})."""
         return rows_of(out, self.combos, self.stat_combos, has_win=self.env.has_win, max_steps=self.env.max_steps,
-                       update=update, env_steps=env_steps, first_seed=first_seed, tags=tags)
+                       update=update, env_steps=env_steps, first_seed=first_seed, tags=tags,
+                       snapshot=self.env.family.step_snapshot)
 
 
 def make_evaluator(cfg: Config, policy: BNPolicy, env: envs_jax.ArrayEnv, num_episodes: int, *,

@@ -4,6 +4,8 @@
     out = episodes(params, key)                                             # EvalOut of ONE run (jit/vmap it)
 
 See jbn/evaluation/__init__.py for what is evaluated and the rows built from `EvalOut` (jbn/evaluation/rows.py).
+Which of the paper's analyses a pass computes is what the env's family declares (`declared_analyses`; the
+declarations: envs_jax/families/base.py); nothing here tests the env's type.
 """
 from __future__ import annotations
 
@@ -14,8 +16,7 @@ import jax
 import jax.numpy as jnp
 
 import envs_jax
-from envs_jax.aloha import Aloha
-from envs_jax.smax import SMAXEnv
+from envs_jax.families import StepSnapshot
 
 from ..policy import dag as dag_lib
 from ..policy.joint import BNPolicy, Memory
@@ -41,13 +42,13 @@ class DagStats(NamedTuple):
     kl: analysis.Tally  # num Σ KL_i over the steps where i is active, den that count
     in_degree: jax.Array  # Σ in-degree of i in the sampled G
     density: jax.Array  # [] Σ ρ(G)
-    visible_parents: Optional[analysis.Tally]  # SMAX only: Fig. 7 tallies
-    health: Optional[analysis.Tally]  # SMAX only: Fig. 8
-    distance: Optional[analysis.Tally]  # SMAX only: Fig. 9
+    visible_parents: Optional[analysis.Tally]  # Fig. 7, where the family has visibility
+    health: Optional[analysis.Tally]  # Fig. 8, where its team geometry has health
+    distance: Optional[analysis.Tally]  # Fig. 9, where it has a team geometry (positions)
 
 
 class FirstStep(NamedTuple):
-    """Env 0's first step (Aloha snapshot, Fig. 5)."""
+    """Env 0's first step, for the family's step snapshot (Aloha's, Fig. 5)."""
 
     obs: jax.Array  # [N, D]
     actions: jax.Array  # int32 [N]
@@ -75,7 +76,7 @@ class Carry(NamedTuple):
     won: jax.Array  # bool [C*M]
     lengths: jax.Array  # int32 [C*M]
     stats: Optional[DagStats]  # leaves [Cj, ...] (joint combinations with analyses); None without
-    first: Optional[FirstStep]  # leaves [Cj, ...] Aloha only
+    first: Optional[FirstStep]  # leaves [Cj, ...] where the family has a step snapshot
     memory: Optional[Memory] = None  # [C*M, ...] recurrent policies: the GRU states to act on next
 
 
@@ -88,16 +89,26 @@ class EvalOut(NamedTuple):
     lengths: jax.Array  # int32 [C, M]
     finished: jax.Array  # bool [C, M] the first episode ended within the scan
     stats: Optional[DagStats]  # leaves [Cj, ...]; None without analyses
-    first: Optional[FirstStep]  # leaves [Cj, ...]; Aloha only
+    first: Optional[FirstStep]  # leaves [Cj, ...]; where the family has a step snapshot
     record: Optional[Record]  # only when asked for (rendering)
 
 
-def is_smax(env: envs_jax.ArrayEnv) -> bool:
-    return isinstance(env.env, SMAXEnv)
+class Declared(NamedTuple):
+    """The analyses an env's family declares (envs_jax/families/base.py), beyond those of every DAG (KL, degrees,
+    density)."""
+
+    visibility: bool  # Fig. 7: the visible-parent fraction (`Family.has_visibility`)
+    positions: bool  # Fig. 9: the parent / ally distance ratio (`Family.team_geometry` is not None)
+    health: bool  # Fig. 8: the parent / ally health ratio (its health is not None)
+    snapshot: Optional[StepSnapshot]  # Fig. 5: a picture of env 0's first step (`Family.step_snapshot`)
 
 
-def is_aloha(env: envs_jax.ArrayEnv) -> bool:
-    return isinstance(env.env, Aloha)
+def declared_analyses(env: envs_jax.ArrayEnv) -> Declared:
+    """What `env`'s family declares, read without running anything (the team geometry's structure by tracing it on a
+    reset state)."""
+    geometry = jax.eval_shape(lambda key: env.family.team_geometry(env.family.reset(key)[0]), jax.random.PRNGKey(0))
+    return Declared(visibility=bool(env.has_visibility), positions=geometry is not None,
+                    health=geometry is not None and geometry.health is not None, snapshot=env.family.step_snapshot)
 
 
 def make_episodes(policies: Sequence[BNPolicy], env: envs_jax.ArrayEnv, num_episodes: int, *,
@@ -110,7 +121,7 @@ def make_episodes(policies: Sequence[BNPolicy], env: envs_jax.ArrayEnv, num_epis
     step (`Record`).
     """
     C, M, T = len(policies), num_episodes, env.max_steps
-    smax, aloha = is_smax(env), is_aloha(env)
+    declared = declared_analyses(env)
     stat_ids = [c for c in range(C) if analyses[c]]
 
     def part(tree, c):  # combination c's envs of a [C*M, ...] batch
@@ -129,17 +140,17 @@ def make_episodes(policies: Sequence[BNPolicy], env: envs_jax.ArrayEnv, num_epis
             density=jnp.sum(dag_lib.density(a.g) * w),
             visible_parents=None, health=None, distance=None,
         )
-        if smax:
-            allies = jax.vmap(lambda s: analysis.smax_allies(env, s))(env_state)
-            tallies = (
-                jax.vmap(analysis.visible_parent_fraction)(a.g, ts.visible, allies.alive),
-                jax.vmap(analysis.parent_health_ratio)(a.g, allies.health, allies.alive),
-                jax.vmap(analysis.parent_distance_ratio)(a.g, allies.positions, allies.alive),
-            )
-            vis, health, dist = (analysis.Tally(jnp.sum(t.num * w[:, None], 0), jnp.sum(t.den * w[:, None], 0))
-                                 for t in tallies)
-            stats = stats._replace(visible_parents=vis, health=health, distance=dist)
-        return stats
+        geometry = jax.vmap(env.family.team_geometry)(env_state.env_state) if declared.positions else None  # [M, ...]
+        alive = None if geometry is None else geometry.alive
+        tallies = {}
+        if declared.visibility:
+            tallies["visible_parents"] = jax.vmap(analysis.visible_parent_fraction)(a.g, ts.visible, alive)
+        if declared.health:
+            tallies["health"] = jax.vmap(analysis.parent_health_ratio)(a.g, geometry.health, alive)
+        if declared.positions:
+            tallies["distance"] = jax.vmap(analysis.parent_distance_ratio)(a.g, geometry.positions, alive)
+        return stats._replace(**{k: analysis.Tally(jnp.sum(t.num * w[:, None], 0), jnp.sum(t.den * w[:, None], 0))
+                                 for k, t in tallies.items()})
 
     def episodes(params, key) -> EvalOut:
         reset_key, key = jax.random.split(key)
@@ -157,7 +168,7 @@ def make_episodes(policies: Sequence[BNPolicy], env: envs_jax.ArrayEnv, num_epis
             new_stats = [step_stats(policies[c], params, part(ts, c), part(env_state, c), acts[c], part(live, c))
                          for c in stat_ids]
             stats = jax.tree.map(lambda s, *n: s + jnp.stack(n), stats, *new_stats) if stat_ids else None
-            if aloha and stat_ids:  # env 0's first step, with the topological order the policy used
+            if declared.snapshot is not None and stat_ids:  # env 0's first step, with the policy's topological order
                 now = []
                 for c in stat_ids:
                     ts0, a = part(ts, c), acts[c]
@@ -183,10 +194,13 @@ def make_episodes(policies: Sequence[BNPolicy], env: envs_jax.ArrayEnv, num_epis
         stats0 = None
         if stat_ids:
             zc, zcn = jnp.zeros((len(stat_ids),)), jnp.zeros((len(stat_ids), n))
-            tally0 = analysis.Tally(zcn, zcn) if smax else None
-            stats0 = DagStats(zc, analysis.Tally(zcn, zcn), zcn, zc, tally0, tally0, tally0)
+            tally0 = analysis.Tally(zcn, zcn)
+            stats0 = DagStats(zc, analysis.Tally(zcn, zcn), zcn, zc,
+                              visible_parents=tally0 if declared.visibility else None,
+                              health=tally0 if declared.health else None,
+                              distance=tally0 if declared.positions else None)
         first0 = None
-        if aloha and stat_ids:
+        if declared.snapshot is not None and stat_ids:
             k = len(stat_ids)
             first0 = FirstStep(jnp.zeros((k,) + ts.obs.shape[1:]), jnp.zeros((k, n), jnp.int32),
                                jnp.zeros((k, n, n)), jnp.zeros((k, n), jnp.int32))

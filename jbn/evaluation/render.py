@@ -26,11 +26,10 @@ import jax
 import numpy as np
 
 import envs_jax
-from envs_jax.smax import SMAXEnv
+from envs_jax.families.smax import smax_game
 
 from ..policy.joint import BNPolicy
 from ..training.config import UserError, is_sc2
-from .analysis import smax_game
 from .kernel import make_episodes
 
 
@@ -172,6 +171,7 @@ DRAWABLE = "SMAX (smax_*), MPE (mpe_*), LBF (lbf_*) and RWARE (rware_*)"
 _NO_SCENE = {  # why a family is not drawn
     "matrax": "a matrix game has no positions to draw",
     "jaxmarl": "its agents have no positions to draw",
+    "aloha": "no scene for Aloha's islands here",
     "overcooked": "no scene for Overcooked's kitchen (counters, pots, onions, plates) here",
     "connector": "no scene for Connector's paths here",
     "cleaner": "no scene for Cleaner's dirty tiles here",
@@ -179,9 +179,8 @@ _NO_SCENE = {  # why a family is not drawn
 
 
 def scene_key(env: envs_jax.ArrayEnv) -> str:
-    """The key of the env's scene in SCENES: its family's name ('mpe', 'lbf', ...), 'smax' for a SMAX map."""
-    family = env.family.family
-    return "smax" if family == "jaxmarl" and isinstance(env.env, SMAXEnv) else family
+    """The key of the env's scene in SCENES: its family's name ('smax', 'mpe', 'lbf', ...)."""
+    return env.family.family
 
 
 def check_renderable(env_name: str, out_path: str,

@@ -11,7 +11,8 @@ from typing import Optional, Sequence
 import jax
 import numpy as np
 
-from . import analysis
+from envs_jax.families import StepSnapshot
+
 from .kernel import POLICIES, Combo, DagStats, EvalOut
 
 EVAL_SEED_OFFSET = 10_000
@@ -58,18 +59,22 @@ def analysis_fields(st: DagStats) -> dict:
         "parents_by_agent": json_list(ratio(st.in_degree, np.full_like(st.in_degree, steps))),
         "dag_density": json_float(ratio(st.density, steps)),
     }
-    if st.visible_parents is not None:
+    if st.visible_parents is not None:  # each where the env's family declares it (kernel.declared_analyses)
         out["visible_parent_fraction"] = json_float(ratio(np.sum(st.visible_parents.num),
                                                           np.sum(st.visible_parents.den)))
+    if st.health is not None:
         out["parent_health_ratio_by_agent"] = json_list(ratio(st.health.num, st.health.den))
+    if st.distance is not None:
         out["parent_distance_ratio_by_agent"] = json_list(ratio(st.distance.num, st.distance.den))
     return out
 
 
 def rows_of(out: EvalOut, combos: Sequence[Combo], stat_combos: Sequence[int], *, has_win: bool, max_steps: int,
-            update: int, env_steps: int, first_seed: int, tags: Optional[Sequence[dict]] = None) -> list[dict]:
+            update: int, env_steps: int, first_seed: int, tags: Optional[Sequence[dict]] = None,
+            snapshot: Optional[StepSnapshot] = None) -> list[dict]:
     """JSON-ready rows from a host copy of the kernel's output for a batch of runs ([R, ...] leaves); tags[s]: the
-    keys that identify run s (default {"seed": first_seed + s}); stat_combos: the combinations with analyses."""
+    keys that identify run s (default {"seed": first_seed + s}); stat_combos: the combinations with analyses;
+    snapshot: the family's `step_snapshot`, which turns `out.first` into its row field."""
     if not np.all(out.finished):
         raise RuntimeError(f"evaluation: some episodes did not end within {max_steps} steps")
     stat_index = {c: k for k, c in enumerate(stat_combos)}
@@ -84,7 +89,7 @@ def rows_of(out: EvalOut, combos: Sequence[Combo], stat_combos: Sequence[int], *
                 row.update(analysis_fields(jax.tree.map(lambda x: x[s, k], out.stats)))
                 if out.first is not None:
                     f = jax.tree.map(lambda x: np.asarray(x[s, k]), out.first)
-                    row["aloha_snapshot"] = analysis.aloha_snapshot(f.g, f.obs, f.actions, f.order)
+                    row[snapshot.field] = snapshot.describe(f.g, f.obs, f.actions, f.order)
             rows.append(row)
     return rows
 
