@@ -1,4 +1,4 @@
-"""Speed of the tabular BN policy gradient (jbn/tabular.py, issue 4).
+"""Speed of the tabular BN policy gradient (the jbn/tabular/ package, issue 4).
 
 1. vmap vs Python loop: the same compiled single-seed program (gradient ascent + POA/Nash-gap records over
    the whole schedule) run for `loop_seeds` seeds one after another, against one vmapped call over `seeds`

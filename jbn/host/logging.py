@@ -6,7 +6,7 @@
 
 On a terminal the progress is a rich bar over env steps with ETA, SPS, return, win rate, DAG density, η and α;
 when stderr is not a terminal (CI, `| tee`, a log file) it is one plain line per chunk, under 80 columns.
-metrics.jsonl rows are built from the fields of `train.Metrics` itself (nested NamedTuples flattened as
+metrics.jsonl rows are built from the fields of `jbn.training.trainer.Metrics` itself (nested NamedTuples flattened as
 loss_policy, ...), so a new metric needs no change here. TensorBoard event files (tensorboardX) go to
 RUN_DIR/tb/seed_<k>, one TensorBoard run per seed (RUN_DIR/tb/<sweep point>/seed_<k> in a sweep).
 
