@@ -212,7 +212,7 @@ def test_aloha_snapshot_is_json():
     ("rware_tiny-2ag", False, True, False, None),
     ("cg_3", False, False, False, None),
     ("matrax_Climbing-stateless", False, False, False, None),
-    ("overcooked_cramped_room", False, False, False, None),
+    ("overcooked_cramped_room", False, True, False, None),
 ])
 def test_each_family_declares_its_analyses(name, visibility, positions, health, snapshot):
     declared = declared_analyses(ArrayEnv(envs_jax.make(name)))
@@ -241,6 +241,14 @@ def test_team_geometry_of_mpe_lbf_rware_is_the_agents_positions(seed):
     occupied = np.argwhere(np.asarray(raw.grid)[1] > 0)  # Jumanji's agents channel: (row, col) of every agent
     assert sorted(map(tuple, np.asarray(geo.positions, int).tolist())) == sorted(map(tuple, occupied.tolist()))
     assert geo.positions.shape == (4, 2) and geo.health is None and np.asarray(geo.alive).all()
+    env, raw = _reset_raw("overcooked_cramped_room", seed)  # the cooks' cells: the agents' channel of the layout grid
+    geo = env.family.team_geometry(raw)
+    cells = np.asarray(raw.maze_map)  # [H + 2p, W + 2p, 3]: object type per cell, padded
+    pad = (cells.shape[0] - raw.wall_map.shape[0]) // 2
+    from jaxmarl.environments.overcooked.common import OBJECT_TO_INDEX
+    found = {(x - pad, y - pad) for y, x in np.argwhere(cells[..., 0] == OBJECT_TO_INDEX["agent"])}
+    assert {tuple(p) for p in np.asarray(geo.positions, int).tolist()} == found
+    assert geo.positions.shape == (2, 2) and geo.health is None and np.asarray(geo.alive).all()
 
 
 def test_no_env_type_test_in_the_evaluation():

@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import jaxmarl
 from jaxmarl.environments.overcooked import Overcooked, overcooked_layouts
 
+from .base import TeamGeometry
 from .jaxmarl import JaxMarlFamily
 from .kwargs import build
 
@@ -66,6 +67,13 @@ class OvercookedFamily(JaxMarlFamily):
     @property
     def rules(self) -> dict:
         return dict(super().rules, shaped_reward="sum of infos['shaped_reward'], annealed by the trainer")
+
+    def team_geometry(self, state) -> TeamGeometry:
+        """The two cooks' cells in an Overcooked state (`agent_pos`, (x, y) grid cells), both always present: the
+        evaluation's parent-distance analysis (Fig. 9) reads them."""
+        n = self.num_agents
+        return TeamGeometry(positions=state.agent_pos[:n].astype(jnp.float32), health=None,
+                            alive=jnp.ones((n,), bool))
 
     def _shaped_reward(self, infos) -> jax.Array:
         return sum(jnp.asarray(infos["shaped_reward"][a], jnp.float32) for a in self.agents)
