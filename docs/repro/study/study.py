@@ -43,17 +43,18 @@ class Task:
 # Matrix games at a 10x larger learning rate than Mava's preset (2.5e-4): the best of lr {2.5e-4, 2.5e-3} x gamma
 # {0.99, 0.01} x ent_coef {0.01, 0} for both none and full in a 3e5-step, 4-seed sweep (docs/benchmarks.md)
 MATRIX_LR = ("--lr", "2.5e-3")
-# cheapest first: the queue runs in this order
+# the queue runs in this order: cheapest first, then the tasks that need coordination most (Overcooked's forced
+# coordination, LBF with 4 agents) before the costlier RWARE and SMACv2
 TASKS = (
     Task("matrax_Climbing-stateless", 1_000_000, 10),
     Task("matrax_Climbing-stateless", 1_000_000, 10, MATRIX_LR, tag="lr2.5e-3"),
     Task("matrax_Penalty-100-stateless", 1_000_000, 10, MATRIX_LR, tag="lr2.5e-3"),
     Task("matrax_Penalty-100-stateless", 1_000_000, 10),
-    Task("mpe_simple_spread", 3_000_000, 5),
     Task("lbf_2s-8x8-2p-2f-coop", 4_096_000, 5),
+    Task("mpe_simple_spread", 3_000_000, 5),
+    Task("overcooked_forced_coord", 5_000_000, 5),
     Task("lbf_15x15-4p-3f", 4_096_000, 5),
     Task("rware_tiny-4ag", 4_096_000, 5),
-    Task("overcooked_forced_coord", 5_000_000, 5),
     Task("smax_smacv2_5_units", 5_000_000, 5),
 )
 # none: MAPPO; full: a fixed autoregressive order (MAT/Sable's decoder structure); context: the learned DAG annealed
