@@ -290,6 +290,10 @@ def test_help_names_the_module_shows_one_default_and_keeps_every_flag(name, caps
             assert f"--{f.name.replace('_', '-')}" in flat
         if f.name in docs:
             assert docs[f.name] in flat, f.name
+    # each flag's help is one paragraph: at 400 columns every docstring sits on its flag's line, unbroken
+    lines = [" ".join(re.sub(r"[│╭╮╰╯─]", " ", line).split()) for line in out.splitlines()]
+    for name, doc in docs.items():
+        assert any(doc in line for line in lines), name
 
 
 # ------------------------------------------------------------------------- 7. files left behind

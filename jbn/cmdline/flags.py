@@ -206,17 +206,18 @@ def _default_hint(field: dataclasses.Field, doc: Optional[str]):
 
 
 def view(cls):
-    """A subclass of the dataclass `cls` whose fields carry the help hints of `_default_hint` (tyro reads the
-    field docstrings through the bases)."""
+    """A subclass of the dataclass `cls` whose fields carry the help hints of `_default_hint` and their docstrings
+    as one paragraph each (tyro keeps a docstring's line break before an indented or non-letter line, which broke
+    `--help`'s lines in the middle of a sentence)."""
     hints = typing.get_type_hints(cls, include_extras=True)
     docs = field_docs(cls)
     fields = []
     for f in dataclasses.fields(cls):
-        hint = _default_hint(f, docs.get(f.name))
-        if hint is None:
+        hint, doc = _default_hint(f, docs.get(f.name)), docs.get(f.name)
+        if hint is None and doc is None:
             continue
         spec = dataclasses.field(default=f.default, default_factory=f.default_factory)
-        fields.append((f.name, Annotated[hints[f.name], tyro.conf.arg(help_behavior_hint=hint)], spec))
+        fields.append((f.name, Annotated[hints[f.name], tyro.conf.arg(help=doc, help_behavior_hint=hint)], spec))
     if not fields:
         return cls
     return dataclasses.make_dataclass(cls.__name__, fields, bases=(cls,), frozen=cls.__dataclass_params__.frozen,
