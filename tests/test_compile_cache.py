@@ -37,7 +37,7 @@ _PROGRAM = textwrap.dedent("""
     path = compile_cache.enable()
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # cache even this tiny program
     f = jax.jit(lambda x: jnp.sin(x) * 3.0 + jnp.cumsum(x))
-    print(path, float(f(jnp.arange(5.0)).sum()))
+    print(path, float(f(jnp.arange(5.0)).sum()), compile_cache.read_so_far()[0], repr(compile_cache.note()))
 """)
 
 
@@ -45,19 +45,22 @@ def _run(env):
     out = subprocess.run([sys.executable, "-c", _PROGRAM], env=env, cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    return out.stdout.split()
+    path, total, read, note = out.stdout.split(" ", 3)
+    return path, total, int(read), note.strip()
 
 
 def test_second_process_reads_the_first_ones_program(tmp_path):
     env = {**os.environ, "JBN_COMPILE_CACHE": str(tmp_path)}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    path, total = _run(env)
+    path, total, read, note = _run(env)
     assert path == os.path.join(str(tmp_path), compile_cache.machine_key())
+    assert (read, note) == (0, "''")  # compiled, nothing read
     entries = {e for e in os.listdir(path) if e.startswith("jit_")}
     assert entries, os.listdir(path)
-    path2, total2 = _run(env)  # the same program again: read from the cache (no new entry), same result
+    path2, total2, read2, note2 = _run(env)  # the same program again: read from the cache (no new entry), same result
     assert (path2, total2) == (path, total)
+    assert read2 >= 1 and f"{read2} program" in note2 and "from the compile cache" in note2
     assert {e for e in os.listdir(path) if e.startswith("jit_")} == entries
-    # turned off: nothing written
+    # turned off: nothing written, nothing read
     off = {**env, "JBN_COMPILE_CACHE": "off"}
-    assert _run(off)[0] == "None"
+    assert _run(off)[0] == "None" and _run(off)[2] == 0

@@ -26,6 +26,7 @@ from rich.console import Console
 
 from ..evaluation import EVAL_SEED_OFFSET, summarize
 from ..host import checkpoint as ckpt
+from ..host import compile_cache
 from ..host import placement as place
 from ..host import rundir
 from ..host.interrupt import Interrupt, Stopped, stopping_before_training
@@ -145,10 +146,10 @@ def prepare(cfg: Config, explicit_chunk: bool, console, warn, placement=None, me
     console.print(stepper.header() + (f"\n{note}" if note else ""), soft_wrap=True, highlight=False)
 
     # ---- compile, restore
-    t0 = time.perf_counter()
+    t0, cached = time.perf_counter(), compile_cache.read_so_far()
     stepper.compile(remaining)
     compile_s = time.perf_counter() - t0
-    console.print(f"compiled in {compile_s:.1f}s", highlight=False)
+    console.print(f"compiled in {compile_s:.1f}s{compile_cache.note(cached)}", soft_wrap=True, highlight=False)
     restored = stepper.restore(good, warn)
     if restored is not None:
         if restored != start_update:  # the newest checkpoint did not load: an older one did

@@ -52,6 +52,35 @@ def cache_dir(environ=os.environ) -> str | None:
     return os.path.join(os.path.expanduser(value), machine_key())
 
 
+_READ = {"programs": 0, "saved_s": 0.0}  # this process's reads from the cache (JAX's monitoring events)
+_LISTENING: list[bool] = []  # the listeners are registered once per process
+_HIT, _SAVED = "/jax/compilation_cache/cache_hits", "/jax/compilation_cache/compile_time_saved_sec"
+
+
+def _count_hit(event: str, **_) -> None:
+    if event == _HIT:
+        _READ["programs"] += 1
+
+
+def _count_saved(event: str, duration: float, **_) -> None:
+    if event == _SAVED:
+        _READ["saved_s"] += max(0.0, duration)
+
+
+def read_so_far() -> tuple[int, float]:
+    """(programs read from the cache by this process, seconds of compiling they saved by JAX's own estimate)."""
+    return _READ["programs"], _READ["saved_s"]
+
+
+def note(since: tuple[int, float] = (0, 0.0)) -> str:
+    """' (N programs from the compile cache, ~S s saved)' for the reads after `since`, else ''."""
+    programs, saved = (a - b for a, b in zip(read_so_far(), since))
+    if not programs:
+        return ""
+    plural = "s" if programs > 1 else ""
+    return f" ({programs} program{plural} from the compile cache, ~{saved:.0f}s saved)"
+
+
 def enable(environ=os.environ) -> str | None:
     """Turn the cache on for this process (before or after JAX has compiled something); returns its folder or
     None. A folder that cannot be created leaves the cache off, with one warning, rather than stopping the run."""
@@ -71,5 +100,9 @@ def enable(environ=os.environ) -> str | None:
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_S)
     jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
+    if not _LISTENING:
+        jax.monitoring.register_event_listener(_count_hit)
+        jax.monitoring.register_event_duration_secs_listener(_count_saved)
+        _LISTENING.append(True)
     compilation_cache.reset_cache()  # JAX may have decided at an earlier compile whether to cache: decide afresh
     return path
