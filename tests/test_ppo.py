@@ -154,6 +154,16 @@ def test_density_penalty():
     np.testing.assert_allclose(ppo.density_penalty(jnp.array([0.2, 0.6]), 0.5, 2.0), 0.4, rtol=1e-6)
 
 
+def test_density_penalty_gradient_is_zero_at_the_target():
+    """d/dρ_b of α·mean_b |ρ_b − η| = α·sign(ρ_b − η)/B, with 0 (not JAX's +1 of |x| at 0) for a DAG exactly at η:
+    with η = 1, a full DAG must not be pushed back down."""
+    rho = jnp.array([0.0, 1.0, 0.5, 1.0])
+    grad = jax.grad(lambda r: ppo.density_penalty(r, 1.0, 2.0))(rho)
+    np.testing.assert_allclose(grad, 2.0 * np.array([-1.0, 0.0, -1.0, 0.0]) / 4)
+    grad0 = jax.grad(lambda r: ppo.density_penalty(r, 0.0, 2.0))(rho)
+    np.testing.assert_allclose(grad0, 2.0 * np.array([0.0, 1.0, 1.0, 1.0]) / 4)
+
+
 # ----------------------------------------------------------------------------------- entropy
 
 

@@ -119,6 +119,35 @@ def test_density_regulariser_moves_density_toward_eta():
     assert 0.3 < rho0 < 0.7 and rho1 < 0.1, (rho0, rho1)
 
 
+def test_density_regulariser_fills_a_two_agent_dag_toward_eta_1():
+    """Upward too, where every sampled DAG is exactly at η or not (2 agents, one possible edge): the per-sample penalty
+    α·|ρ_b − 1| takes the edge to every step (it stayed near 0.5 while |x|'s gradient at 0 was +1)."""
+    import optax
+
+    pol = BNPolicy(num_agents=2, obs_dim=3, state_dim=3, num_actions=2, mode="context", learn_order=False)
+    params = pol.init(jax.random.PRNGKey(0))
+    obs = jax.random.normal(jax.random.PRNGKey(1), (64, 2, 3))
+    vis = jnp.ones((64, 2, 2), bool)
+    opt = optax.adam(3e-2)
+    opt_state = opt.init(params)
+
+    def rho_of(p, key):
+        g, _, _ = jax.vmap(pol.dag, (None, 0, 0, 0))(p, obs, vis, pol.sample_noise(key, (64,)))
+        return dag_lib.density(g)  # [64], each 0 or 1
+
+    @jax.jit
+    def step(p, s, key):
+        grads = jax.grad(lambda p: ppo.density_penalty(rho_of(p, key), 1.0, 1.0))(p)
+        up, s = opt.update(grads, s, p)
+        return optax.apply_updates(p, up), s
+
+    rho0 = float(rho_of(params, jax.random.PRNGKey(99)).mean())
+    for i in range(100):
+        params, opt_state = step(params, opt_state, jax.random.PRNGKey(i))
+    rho1 = float(rho_of(params, jax.random.PRNGKey(99)).mean())
+    assert 0.3 < rho0 < 0.7 and rho1 > 0.95, (rho0, rho1)
+
+
 # ---------------------------------------------------------------- the host loop
 def test_run_writes_config_metrics_and_resumes(tmp_path):
     run_dir = str(tmp_path / "run")
