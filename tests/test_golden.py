@@ -1,6 +1,7 @@
 """Same seed, same numbers, across versions of the code: two short runs and a resume from a checkpoint written by
-the code at b5299a7 (tests/golden/, made by tests/golden/make_golden.py on that code) must give today the very
-metrics.jsonl, eval.jsonl and summary.json that code wrote, bit for bit (JSON floats printed from float32).
+the reference code (tests/golden/, made by tests/golden/make_golden.py; machine.json's `commits`: b5299a7 for
+smax3m_none, and for cg2_context the density-regulariser fix, which changed its numbers by design) must give today the
+very metrics.jsonl, eval.jsonl and summary.json that code wrote, bit for bit (JSON floats printed from float32).
 
 XLA's CPU code is generated for the processor it runs on, so another processor may round differently: the exact
 comparison runs where the reference was computed (same CPU model, feature flags and jax) and is skipped elsewhere,
