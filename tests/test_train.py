@@ -90,61 +90,48 @@ def test_update_chunk_traced_once_and_seeds_match_single_runs():
     assert not np.allclose(batched.loss.total[0], batched.loss.total[1])  # seeds differ
 
 
-def test_density_regulariser_moves_density_toward_eta():
-    """On a toy, minimising only α·|ρ(G) − η| with straight-through edges drives the sampled density to η."""
-    pol = BNPolicy(num_agents=4, obs_dim=3, state_dim=3, num_actions=2, mode="context")
-    params = pol.init(jax.random.PRNGKey(0))
-    obs = jax.random.normal(jax.random.PRNGKey(1), (64, 4, 3))
-    vis = jnp.ones((64, 4, 4), bool)
+def _density_before_and_after(pol, eta, steps, per_sample):
+    """Mean sampled density of a toy batch (64 joint observations) before and after `steps` Adam steps that minimise
+    only the density penalty α·|ρ − η| (α = 1): of the batch mean (per_sample False) or of every sample's ρ_b (the
+    loss's form)."""
     import optax
 
+    n = pol.num_agents
+    params = pol.init(jax.random.PRNGKey(0))
+    obs = jax.random.normal(jax.random.PRNGKey(1), (64, n, 3))
+    vis = jnp.ones((64, n, n), bool)
     opt = optax.adam(3e-2)
     opt_state = opt.init(params)
 
-    def rho_of(p, key):
-        noise = pol.sample_noise(key, (64,))
-        g, _, _ = jax.vmap(pol.dag, (None, 0, 0, 0))(p, obs, vis, noise)
-        return dag_lib.density(g).mean()
+    def rho_of(p, key):  # [64]
+        g, _, _ = jax.vmap(pol.dag, (None, 0, 0, 0))(p, obs, vis, pol.sample_noise(key, (64,)))
+        return dag_lib.density(g)
 
     @jax.jit
     def step(p, s, key):
-        loss, grads = jax.value_and_grad(lambda p: ppo.density_penalty(rho_of(p, key), 0.0, 1.0))(p)
+        rho = lambda p: rho_of(p, key) if per_sample else rho_of(p, key).mean()  # noqa: E731
+        grads = jax.grad(lambda p: ppo.density_penalty(rho(p), eta, 1.0))(p)
         up, s = opt.update(grads, s, p)
-        return optax.apply_updates(p, up), s, loss
+        return optax.apply_updates(p, up), s
 
-    rho0 = float(rho_of(params, jax.random.PRNGKey(99)))
-    for i in range(150):
-        params, opt_state, _ = step(params, opt_state, jax.random.PRNGKey(i))
-    rho1 = float(rho_of(params, jax.random.PRNGKey(99)))
+    rho0 = float(rho_of(params, jax.random.PRNGKey(99)).mean())
+    for i in range(steps):
+        params, opt_state = step(params, opt_state, jax.random.PRNGKey(i))
+    return rho0, float(rho_of(params, jax.random.PRNGKey(99)).mean())
+
+
+def test_density_regulariser_moves_density_toward_eta():
+    """On a toy, minimising only α·|ρ(G) − η| with straight-through edges drives the sampled density to η."""
+    pol = BNPolicy(num_agents=4, obs_dim=3, state_dim=3, num_actions=2, mode="context")
+    rho0, rho1 = _density_before_and_after(pol, eta=0.0, steps=150, per_sample=False)
     assert 0.3 < rho0 < 0.7 and rho1 < 0.1, (rho0, rho1)
 
 
 def test_density_regulariser_fills_a_two_agent_dag_toward_eta_1():
     """Upward too, where every sampled DAG is exactly at η or not (2 agents, one possible edge): the per-sample penalty
     α·|ρ_b − 1| takes the edge to every step (it stayed near 0.5 while |x|'s gradient at 0 was +1)."""
-    import optax
-
     pol = BNPolicy(num_agents=2, obs_dim=3, state_dim=3, num_actions=2, mode="context", learn_order=False)
-    params = pol.init(jax.random.PRNGKey(0))
-    obs = jax.random.normal(jax.random.PRNGKey(1), (64, 2, 3))
-    vis = jnp.ones((64, 2, 2), bool)
-    opt = optax.adam(3e-2)
-    opt_state = opt.init(params)
-
-    def rho_of(p, key):
-        g, _, _ = jax.vmap(pol.dag, (None, 0, 0, 0))(p, obs, vis, pol.sample_noise(key, (64,)))
-        return dag_lib.density(g)  # [64], each 0 or 1
-
-    @jax.jit
-    def step(p, s, key):
-        grads = jax.grad(lambda p: ppo.density_penalty(rho_of(p, key), 1.0, 1.0))(p)
-        up, s = opt.update(grads, s, p)
-        return optax.apply_updates(p, up), s
-
-    rho0 = float(rho_of(params, jax.random.PRNGKey(99)).mean())
-    for i in range(100):
-        params, opt_state = step(params, opt_state, jax.random.PRNGKey(i))
-    rho1 = float(rho_of(params, jax.random.PRNGKey(99)).mean())
+    rho0, rho1 = _density_before_and_after(pol, eta=1.0, steps=100, per_sample=True)
     assert 0.3 < rho0 < 0.7 and rho1 > 0.95, (rho0, rho1)
 
 
