@@ -205,7 +205,12 @@ def run_mava(pair, args, seed, budget, work):
     cmd = [args.mava_python, MAVA_SHIM, checkout, pair.target, *pair.overrides, f"system.seed={seed}",
            f"system.total_timesteps={budget}", f"arch.num_evaluation={evals}",
            f"hydra.run.dir={os.path.join(work, 'hydra')}"]
-    w = watch(cmd, {"JBN_ROWS": rows_path}, rows_path, "episode_return", "t", -math.inf, 10**9, args.limit_s,
+    # feat/sable's systems read the network's training outputs in the wrong order (bench/peers/mava-shim.md): the
+    # shim corrects it for the Sable pairs, or not with --sable-as-is (which reproduces the branch's flat entropy)
+    env = {"JBN_ROWS": rows_path}
+    if pair.peer == "mava_sable" and not args.sable_as_is:
+        env["JBN_SABLE_OUTPUT_ORDER"] = "fix"
+    w = watch(cmd, env, rows_path, "episode_return", "t", -math.inf, 10**9, args.limit_s,
               rows_path.replace(".jsonl", ".out"))
     raw = [r for r in _jsonl(rows_path) if r.get("episode_return") is not None]
     tagged = [dict(wall_s=a["wall_s"], env_steps=a["env_steps"], ret=a["win_rate"] * pair.peer_scale,
@@ -344,6 +349,8 @@ def main():
     p.add_argument("--jaxmarl-python", default=sys.executable, help="JaxMARL's interpreter")
     p.add_argument("--mava", help="a Mava checkout (Oct 2024 develop: ff_mappo, rec_mappo)")
     p.add_argument("--mava-sable", help="a Mava checkout of feat/sable (Sable's systems), default --mava")
+    p.add_argument("--sable-as-is", action="store_true",
+                   help="run feat/sable without the shim's correction of its output order (it does not learn)")
     p.add_argument("--mava-python", default=sys.executable, help="Mava's interpreter")
     p.add_argument("--pairs", nargs="+", default=["mpe_mappo_rnn", "mpe_ippo_ff", "lbf_ff_mappo"], choices=list(PAIRS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -376,7 +383,8 @@ def main():
     work = tempfile.mkdtemp(prefix="vs_peers_")
     result = dict(started=time.strftime("%Y-%m-%d %H:%M:%S %Z"), machine=machine(), jbn_commit=_git(HERE),
                   jaxmarl_commit=_git(args.jaxmarl), mava_commit=_git(args.mava),
-                  mava_sable_commit=_git(args.mava_sable), work=work, pairs={})
+                  mava_sable_commit=_git(args.mava_sable),
+                  sable_output_order="as-is" if args.sable_as_is else "fixed by the shim", work=work, pairs={})
     if os.path.exists(args.out):  # keep the other pairs of an earlier file
         old = json.load(open(args.out))
         result["pairs"] = {k: v for k, v in old.get("pairs", {}).items() if k not in args.pairs}

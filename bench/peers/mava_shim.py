@@ -19,6 +19,12 @@ What it does before the system's Hydra entry point runs (nothing of Mava's code 
      is also written to $JBN_ROWS as one JSON line: the event (actor / trainer / evaluator / absolute / misc), the
      env steps `t`, the evaluation index, the mean of every metric (and for episode returns their count) and
      `wall_s`, seconds since this process started.
+  5. Only with JBN_SABLE_OUTPUT_ORDER=fix (bench/vs_peers.py sets it for its Sable pairs): feat/sable from 59972c1e9
+     on has a bug of its own, fixed upstream later: `SableNetwork.__call__` (mava/networks/sable_network.py, the
+     training pass) returns `(value, log_prob, entropy)` while ff_sable.py and rec_sable.py unpack
+     `(log_prob, value, entropy)`, so the PPO ratio is taken of the value and the policy never learns (entropy flat at
+     its start). `mava.networks.SableNetwork` is then a subclass whose `__call__` returns the order the systems read;
+     the network, its parameters and every other path (acting, evaluation) are unchanged.
 The checkout goes first on sys.path and becomes the working directory (Mava's configs name `file://mava/configs`
 relative to it); the system's file runs as `__main__`, as `python mava/systems/ppo/anakin/ff_mappo.py` (Mava's README)
 runs it, with the argv after the module name as its Hydra overrides.
@@ -120,6 +126,20 @@ def record_logger_calls(path):
     mava_logger.MavaLogger.log = log
 
 
+def fix_sable_output_order():
+    import mava.networks as networks
+    from mava.networks import sable_network
+
+    class SableNetworkSystemsOrder(sable_network.SableNetwork):
+        def __call__(self, *args, **kwargs):
+            value, log_prob, entropy = super().__call__(*args, **kwargs)
+            return log_prob, value, entropy
+
+    networks.SableNetwork = SableNetworkSystemsOrder
+    print("mava_shim: SableNetwork.__call__ returns (log_prob, value, entropy), the order ff/rec_sable.py read",
+          flush=True)
+
+
 def main():
     checkout, module_name, *overrides = sys.argv[1:]
     checkout = os.path.abspath(checkout)
@@ -127,6 +147,8 @@ def main():
     os.chdir(checkout)
     install_stand_ins()
     record_logger_calls(os.environ["JBN_ROWS"])
+    if os.environ.get("JBN_SABLE_OUTPUT_ORDER") == "fix":
+        fix_sable_output_order()
     # run as `python mava/systems/.../ff_mappo.py` (Mava's README): Hydra then finds the configs relative to the file
     script = importlib.util.find_spec(module_name).origin
     sys.argv = [script, *overrides]
