@@ -132,6 +132,7 @@ _BAD = [
     ("environment", {"env_kwargs": ("grid",)}, "env_kwargs item 'grid' is not KEY=VALUE"),
     ("graph", {"sinkhorn_iters": 0}, "sinkhorn_iters must be a positive integer, got 0"),
     ("graph", {"dag_input": "state"}, "dag_input='state' is not valid"),
+    ("graph", {"edge_prior": 1.0}, r"edge_prior must lie in \(0, 1\) \(a probability; 0 and 1 are infinite logits\), got 1.0"),
     ("ppo", {"gamma": 1.5}, r"gamma must lie in \(0, 1\], got 1.5"),
     ("ppo", {"num_envs": 4, "num_steps": 5, "num_minibatches": 3}, "= 20 is not divisible by num_minibatches = 3"),
     ("networks", {"hidden": 0}, "hidden must be a positive integer, got 0"),

@@ -310,3 +310,30 @@ def test_parent_in_equals_dense_one_hot_block():
     onehot = np.eye(a)[np.asarray(actions)]  # [b, n, a]
     np.testing.assert_allclose(gp, np.einsum("bna,naf,bf->bn", onehot, kernel.reshape(n, a, f), w), atol=1e-5)
     np.testing.assert_allclose(gk, block.T @ w, atol=1e-5)
+
+
+@pytest.mark.parametrize("prior,kw", [(0.5, {}), (0.9, {}), (0.95, {"learn_order": False}),
+                                      (0.2, {"arch": "cg", "deepset_edges": True})])
+def test_edge_prior_sets_each_edges_probability_at_initialisation(prior, kw):
+    """A freshly initialised edge net samples each edge of U with probability `edge_prior` (the Gumbel-argmax of
+    two-class logits is Bernoulli(sigmoid(l1 - l0))): the mean density of many sampled DAGs is the prior, within
+    binomial error, and the permuted DAG keeps it (G = Π^T U Π has the edges of U)."""
+    n, draws = 4, 4000
+    pol = _policy(n, "context", edge_prior=prior, **kw)
+    params = pol.init(jax.random.PRNGKey(0))
+    obs = jax.random.normal(jax.random.PRNGKey(1), (draws, n, 4))
+    noise = pol.sample_noise(jax.random.PRNGKey(2), (draws,))
+    visible = jnp.ones((draws, n, n), bool)
+    g, _, _ = jax.vmap(pol.dag, (None, 0, 0, 0, None))(params, obs, visible, noise, False)
+    pairs = n * (n - 1) // 2
+    edges = np.asarray(g).sum((-2, -1))  # per draw, edges among the n(n-1)/2 pairs
+    tolerance = 4 * np.sqrt(prior * (1 - prior) / (draws * pairs))  # 4 binomial standard errors
+    assert abs(edges.mean() / pairs - prior) < tolerance + 0.02  # + the edge net's small weights (gain 0.01)
+    assert np.all(np.asarray(g)[:, np.arange(n), np.arange(n)] == 0)
+
+
+def test_edge_prior_one_half_is_the_unbiased_start():
+    """The default (0.5) gives the edge net a zero output bias, the paper's initialisation."""
+    params = _policy(3, "context").init(jax.random.PRNGKey(0))
+    biases = [np.asarray(layer["bias"]) for layer in params["edge"]["params"].values()]
+    assert all(np.all(b == 0) for b in biases)

@@ -68,6 +68,7 @@ class BNPolicy:
     hidden: int = 64
     learn_order: bool = True  # context only: learn Π (else Π = I)
     deepset_edges: bool = False  # CG: DeepSet edge net (Table 2)
+    edge_prior: float = 0.5  # context: each edge's probability at initialisation (EdgeNet.prior)
     mask_invisible_parents: bool = False  # SMAX: a parent the child cannot see contributes zeros
     parent_obs: bool = False  # Aloha: parents also pass their observations
     sinkhorn_iters: int = 20
@@ -104,7 +105,7 @@ class BNPolicy:
 
     @property
     def edge_net(self):
-        return EdgeNet(self.num_agents, self.hidden, self.deepset_edges, self._dag_torso)
+        return EdgeNet(self.num_agents, self.hidden, self.deepset_edges, self._dag_torso, self.edge_prior)
 
     @property
     def perm_net(self):

@@ -286,6 +286,15 @@ class EdgeNet(nn.Module):
     hidden: int = 64
     deepset: bool = False
     torso: str = "mlp"  # cnn: joint_obs [..., N, H, W, C], each agent's grid read by one shared ConvTorso
+    # Each edge's probability at initialisation: the output layer's weights start near 0 and its bias is logit(prior)
+    # on the edge class (0 on the other), so a Gumbel-argmax edge is present with probability sigmoid(bias) = prior.
+    prior: float = 0.5
+
+    def _out(self, features):
+        bias = np.zeros((features // 2, 2), np.float32)
+        bias[:, 1] = np.log(self.prior) - np.log1p(-self.prior)
+        return nn.Dense(features, kernel_init=nn.initializers.orthogonal(0.01),
+                        bias_init=lambda *_: jnp.asarray(bias.reshape(-1)))
 
     @nn.compact
     def __call__(self, joint_obs):
@@ -295,10 +304,10 @@ class EdgeNet(nn.Module):
         if self.deepset:  # Table 2's DeepSet for CG: per-agent encoder, mean over agents, decoder.
             enc = nn.Sequential([_dense(self.hidden), nn.relu, _dense(self.hidden), nn.relu, _dense(self.hidden)])
             z = enc(joint_obs).mean(-2)
-            out = nn.Sequential([_dense(self.hidden), nn.relu, _dense(self.hidden), nn.relu, _dense(2 * n * n, 0.01)])(z)
+            out = nn.Sequential([_dense(self.hidden), nn.relu, _dense(self.hidden), nn.relu, self._out(2 * n * n)])(z)
         else:
             x = joint_obs.reshape(joint_obs.shape[:-2] + (-1,))
-            out = _dense(2 * n * n, 0.01)(nn.relu(_dense(self.hidden)(x)))
+            out = self._out(2 * n * n)(nn.relu(_dense(self.hidden)(x)))
         return out.reshape(out.shape[:-1] + (n, n, 2))
 
 

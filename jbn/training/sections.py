@@ -205,6 +205,10 @@ class DagConfig:
     anneal: Optional[Anneal] = None
     """density annealing schedule in context mode (paper §7.4.4; default: MMM2 on smax_MMM/MMM2, 6h_vs_8z on
     other SMAX maps, none on CG and Aloha)"""
+    edge_prior: float = 0.5
+    """context mode: each edge's probability at initialisation (the edge net's output bias is logit(p) for the edge
+    class, its weights start near 0). 0.5 is the paper's (an unbiased start); near 1 starts the learned DAG full, what
+    the first phase of annealing (η = 1) asks for, instead of reaching it over training"""
     dag_input: DagInput = "obs"
     """what the edge and permutation nets read (--dag context): obs (the step's observations, the paper's) | memory
     (the agents' GRU states after this step's observation, with --recurrent gru; the DAG's gradient then reaches the
@@ -220,6 +224,10 @@ class DagConfig:
         choice("anneal", self.anneal, get_args(Anneal))
         choice("dag_input", self.dag_input, DAG_INPUTS)
         positive_int("sinkhorn_iters", self.sinkhorn_iters)
+        finite("edge_prior", self.edge_prior)
+        if not 0.0 < self.edge_prior < 1.0:
+            raise UserError(f"edge_prior must lie in (0, 1) (a probability; 0 and 1 are infinite logits), got "
+                            f"{self.edge_prior!r}")
 
 
 @dataclass(frozen=True)

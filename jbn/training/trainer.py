@@ -77,6 +77,7 @@ def make_policy(cfg: Config, env: envs_jax.ArrayEnv) -> BNPolicy:
         hidden=nets.hidden,
         learn_order=graph.learn_order,
         deepset_edges=graph.deepset_edges,
+        edge_prior=graph.edge_prior,
         mask_invisible_parents=graph.mask_invisible_parents,
         parent_obs=graph.parent_obs,
         sinkhorn_iters=graph.sinkhorn_iters,
