@@ -93,6 +93,10 @@ def test_env_and_task_names(env, expected):
     ({"dag": "context", "anneal": None}, "joint", "bn_context"),
     ({"dag": "context", "anneal": "MMM2"}, "joint", "bn_context_annealed"),
     ({"dag": "context", "anneal": "MMM2"}, "decentralized", "bn_context_annealed_decentralized"),
+    ({"dag": "context", "anneal": "6h_vs_8z", "edge_prior": 0.95}, "decentralized",
+     "bn_context_annealed_prior0.95_decentralized"),
+    ({"dag": "context", "anneal": "none", "edge_prior": 0.5}, "joint", "bn_context"),
+    ({"dag": "full", "edge_prior": 0.9}, "joint", "bn_full"),
     ({"dag": "none", "recurrent": "gru"}, "joint", "rec_mappo"),
     ({"dag": "full", "recurrent": "gru"}, "decentralized", "rec_bn_full_decentralized"),
 ])

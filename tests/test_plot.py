@@ -226,3 +226,12 @@ def test_win_rate_is_the_default_metric_when_a_run_logged_it(none_run, tmp_path,
     assert {r["panel"] for r in rows} == {"win rate"} and {r["series"] for r in rows} == {"smax_3m none"}
     np.testing.assert_allclose([float(r["mean"]) for r in rows], [0.25, 0.5, 1.0])
     assert [int(r["n"]) for r in rows] == [2, 2, 1]
+
+
+def test_default_label_names_the_schedule_and_a_non_default_edge_prior():
+    from jbn.results.plot import default_label
+    assert default_label({"env": "cg_2", "dag": "none", "edge_prior": 0.9}, "x") == "cg_2 none"
+    assert default_label({"env": "cg_2", "dag": "context", "anneal": "none"}, "x") == "cg_2 context"
+    assert default_label({"env": "cg_2", "dag": "context", "anneal": "MMM2", "edge_prior": 0.95}, "x") == \
+        "cg_2 context (anneal MMM2) edge prior 0.95"
+    assert default_label({}, "fallback") == "fallback"

@@ -15,7 +15,9 @@ The file (marl-eval's README, "Data Structure for Raw Experiment data"; keys as 
   task the spec. `--env-name`, `--task-name` override them. Every key is written in lower case: marl-eval lowers
   every key when it reads a file, so names that differ only in case would merge there anyway.
 - algorithm: `mappo` for a DAG mode without parents, else `bn_<mode>` (`bn_line`, `bn_full`,
-  `bn_context`), `_annealed` after a learned mode whose density is annealed, `rec_` before a recurrent (GRU) run, and
+  `bn_context`), `_annealed` after a learned mode whose density is annealed, `_prior<p>` after a learned mode
+  started at another edge probability than the paper's 0.5 (`--edge-prior 0.95`: `bn_context_annealed_prior0.95`),
+  `rec_` before a recurrent (GRU) run, and
   `_decentralized` after a mode with parents when `--policy decentralized` is exported (the same parameters executed
   without the DAG; a mode without parents has no separate decentralised rows, its joint rows are that policy).
   `--algorithm NAME` names every run dir's algorithm (one name, or one per run dir). A sweep's run dir gives one
@@ -83,6 +85,8 @@ def algorithm_name(config: dict, policy: Policy = "joint") -> str:
     name = f"bn_{mode}" if has_parents(mode) else "mappo"
     if is_learned(mode) and config.get("anneal") not in (None, "none"):
         name += "_annealed"
+    if is_learned(mode) and config.get("edge_prior", 0.5) != 0.5:
+        name += f"_prior{config['edge_prior']:g}"
     if config.get("recurrent") not in (None, "none"):
         name = f"rec_{name}"
     if policy == "decentralized" and has_parents(mode):

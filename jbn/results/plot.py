@@ -178,8 +178,8 @@ def log_files(path: str, stem: str) -> list[str]:
 
 
 def default_label(config: dict, fallback: str) -> str:
-    """'<env> <dag>', plus 'gru' for a recurrent run and the annealing schedule for a context run that anneals;
-    `fallback` without a config."""
+    """'<env> <dag>', plus 'gru' for a recurrent run, the annealing schedule for a context run that anneals and its
+    initial edge probability where it is not 0.5; `fallback` without a config."""
     env, dag = config.get("env"), config.get("dag")
     if env is None or dag is None:
         return fallback
@@ -187,6 +187,8 @@ def default_label(config: dict, fallback: str) -> str:
     anneal = config.get("anneal")
     if is_learned(dag) and anneal not in (None, "none"):
         label += f" (anneal {anneal})"
+    if is_learned(dag) and config.get("edge_prior", 0.5) != 0.5:
+        label += f" edge prior {config['edge_prior']:g}"
     return label
 
 
