@@ -126,6 +126,7 @@ def test_an_impossible_size_is_refused_from_shapes_before_anything_is_created(tm
     (dict(env="cg_2", dag="line", learn_order=True), r"--learn-order: .*--dag context"),
     (dict(env="aloha_10", dag="full", deepset_edges=True), r"--deepset-edges: "),
     (dict(env="cg_2", dag="full", mask_invisible_parents=True), r"--mask-invisible-parents: .*cg_2 has no visibility"),
+    (dict(env="cg_2", dag="full", edge_prior=0.95), r"--edge-prior 0.95: the edge net exists only with --dag context"),
     (dict(env="smax_3m", dag="none", mask_invisible_parents=True), r"--mask-invisible-parents: .*no agent has parents"),
     (dict(env="aloha_10", dag="none", parent_obs=True), r"--parent-obs: "),
     (dict(env="cg_2", eval_episodes=0, eval_every=5), r"--eval-every 5: eval_episodes is 0"),

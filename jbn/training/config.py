@@ -355,6 +355,9 @@ def refuse_idle_flags(given: Config, cfg: Config) -> None:
         if getattr(given, name) is not None and not context:
             why.append(f"--{name.replace('_', '-')}: the edge and permutation nets exist only with --dag context, and "
                        f"dag is {cfg.dag!r}")
+    if given.edge_prior != 0.5 and not context:
+        why.append(f"--edge-prior {given.edge_prior}: the edge net exists only with --dag context, and dag is "
+                   f"{cfg.dag!r}")
     if given.sinkhorn_iters is not None and not (context and cfg.learn_order):
         reason = f"dag is {cfg.dag!r}" if not context else "the order is fixed (learn_order false: Π = I)"
         why.append(f"--sinkhorn-iters {given.sinkhorn_iters}: Gumbel-Sinkhorn runs only for a learned order "
