@@ -369,11 +369,14 @@ def text(r: Result) -> str:
     return "\n".join(lines)
 
 
-def _figure(rows: int, cols: int, width: float, height: float):
+def _figure(rows: int, cols: int, width: float, height: float, labels: Sequence[str] = (), sharey: bool = False):
+    """A figure of rows x cols panels of width x height inches each, widened by the room the longest of `labels`
+    (the y tick labels of the first column) takes."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width * cols, height * rows))
-    return fig, fig.subplots(rows, cols, squeeze=False)
+    label_width = 0.075 * max((len(x) for x in labels), default=0)  # inches at the default 10-point font
+    fig = Figure(figsize=(label_width + width * cols, height * rows))
+    return fig, fig.subplots(rows, cols, squeeze=False, sharey=sharey)
 
 
 def _intervals(ax, names: Sequence[str], intervals: Sequence[Interval], xlabel: str) -> None:
@@ -423,17 +426,18 @@ def write_outputs(r: Result, out: str, echo: Callable[[str], None] = print) -> l
          score_rows)
 
     names = list(t.algorithms)
-    fig, axes = _figure(1, 2, 4.2, 1.4 + 0.45 * len(names))
+    fig, axes = _figure(1, 2, 3.2, 1.4 + 0.45 * len(names), names, sharey=True)
     for ax, stat, title in zip(axes[0], ("iqm", "mean"), ("IQM", "mean")):
         _intervals(ax, names, [r.aggregates[a][stat] for a in names], f"{title} of {norm_label}")
         ax.set_title(f"{title} (95% CI)", fontsize=10)
+    axes[0][1].tick_params(labelleft=False)  # the names once, on the left
     save("aggregate", ["algorithm", "statistic", "estimate", "ci_low", "ci_high", "runs", "tasks"],
          [[a, stat, _fmt(iv.estimate), _fmt(iv.low), _fmt(iv.high), t.scores[a].shape[0], t.scores[a].shape[1]]
           for a in names for stat, iv in r.aggregates[a].items()], fig)
 
     if r.improvement:
         others = [a for a in names if a in r.improvement]
-        fig, axes = _figure(1, 1, 5.4, 1.4 + 0.45 * len(others))
+        fig, axes = _figure(1, 1, 4.4, 1.4 + 0.45 * len(others), others)
         ax = axes[0][0]
         _intervals(ax, others, [r.improvement[a] for a in others], f"P(algorithm > {r.baseline})")
         ax.axvline(0.5, color="gray", linestyle="--", linewidth=1)

@@ -4,8 +4,8 @@ learning curves (`python -m jbn.plot`) and, across tasks, the aggregate statisti
 
     python docs/repro/study/report.py [--root docs/benchmarks/runs] [--out docs/benchmarks]
 
-Writes OUT/tables.md (the per-task tables), OUT/<task>/ (jbn.plot's figures and CSVs) and OUT/aggregate/
-(jbn.aggregate's). Paired differences: seed k of a mode against seed k of `none` (the same training seeds; the
+Writes OUT/tables.md (the per-task tables), OUT/<task>/ (jbn.plot's figures and CSVs), OUT/aggregate/
+(jbn.aggregate's, joint evaluations) and OUT/aggregate_decentralized/ (every policy executed without its DAG). Paired differences: seed k of a mode against seed k of `none` (the same training seeds; the
 evaluation's episodes share their random numbers across modes), mean with a 95% t interval over the seeds."""
 from __future__ import annotations
 
@@ -124,8 +124,12 @@ def main(argv=None):
     print("\n".join(text))
     if finished and not args.no_figures:
         seeds = min(t.seeds for t in TASKS if t.env in finished)
-        subprocess.run([sys.executable, "-m", "jbn.aggregate", *[r for runs in finished.values() for r in runs],
-                        "--runs", str(seeds), "--out", os.path.join(args.out, "aggregate")], check=True)
+        for policy, out in (("joint", "aggregate"), ("decentralized", "aggregate_decentralized")):
+            # decentralized: every mode executed without its DAG (mode none: its joint rows), what a BN policy
+            # annealed for decentralised execution is meant to keep
+            subprocess.run([sys.executable, "-m", "jbn.aggregate", *[r for runs in finished.values() for r in runs],
+                            "--runs", str(seeds), "--policy", policy, "--out", os.path.join(args.out, out)],
+                           check=True)
 
 
 if __name__ == "__main__":
