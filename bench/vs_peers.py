@@ -9,7 +9,9 @@ Set-up of the peers (their checkouts, venvs, pins and the Mava shim): bench/peer
 Every peer runs **unmodified** from its checkout in its own interpreter: JaxMARL's baseline scripts through
 bench/peers/jaxmarl_shim.py (`wandb` replaced by a stand-in that records each logged row with its wall time), Mava's
 systems through bench/peers/mava_shim.py (stand-ins for the GitHub-only imports, Jumanji's specs as methods, and a
-recorder around Mava's own logger; bench/peers/mava-shim.md). Only Hydra overrides change their configs: the seed,
+recorder around Mava's own logger; bench/peers/mava-shim.md) — except Sable: feat/sable's systems read its
+network's value and log-probability swapped, and the shim corrects that for the Sable pairs (mava-shim.md, item 6;
+`--sable-as-is` runs the branch as it is, which does not learn). Only Hydra overrides change their configs: the seed,
 the budget (total env steps), NUM_SEEDS=1 (JaxMARL's IPPO scripts vmap 10 seeds by default), the Overcooked layout,
 and Mava's number of evaluations (`arch.num_evaluation`, 200 by default, which needs > 200 updates).
 
