@@ -211,3 +211,11 @@ def test_bad_input_is_refused_before_any_game_or_compile(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="sc2_3m: StarCraft II not found at .*nowhere"):
         train.run(Config(**TINY, run_dir=str(tmp_path / "b")))
     assert not ckpt.list_updates(tmp_path / "b")
+
+
+def test_a_cnn_torso_on_a_cpu_is_warned_about():
+    from jbn.driver.loop import torso_note
+    from jbn.training.config import Config
+    assert "100x slower than --torso mlp" in torso_note(Config(torso="cnn"), "cpu")
+    assert torso_note(Config(torso="cnn"), "gpu") is None
+    assert torso_note(Config(torso="mlp"), "cpu") is None

@@ -120,6 +120,16 @@ def rounding_note(cfg: Config) -> str | None:
             f"per seed")
 
 
+def torso_note(cfg: Config, backend: str) -> str | None:
+    """The warning for a CNN torso on a CPU: XLA's CPU convolutions make the update ~100x slower than the flattened
+    grid's dense layer (overcooked_forced_coord, bench/RESULTS.md "The CNN torso on a CPU"); None otherwise."""
+    if cfg.torso != "cnn" or backend != "cpu":
+        return None
+    return ("--torso cnn (chosen for this env's grid observations) on a CPU: XLA's CPU convolutions train ~100x "
+            "slower than --torso mlp, which flattens the grid into the first dense layer (JaxMARL's feed-forward "
+            "IPPO on Overcooked); the CNN is meant for a GPU")
+
+
 def make_stepper(cfg: Config, placement, start_update: int, memory=None):
     """The stepper of this run (module docstring); its setup checks what it needs before anything is written."""
     if is_sc2(cfg.env):
@@ -144,6 +154,8 @@ def prepare(cfg: Config, explicit_chunk: bool, console, warn, placement=None, me
             rundir.atomic_write(os.path.join(run_dir, "config.json"), json.dumps(dataclasses.asdict(cfg), indent=2))
     note = rounding_note(cfg)
     console.print(stepper.header() + (f"\n{note}" if note else ""), soft_wrap=True, highlight=False)
+    if (slow := torso_note(cfg, jax.default_backend())) is not None:
+        warn(slow)
 
     # ---- compile, restore
     t0, cached = time.perf_counter(), compile_cache.read_so_far()

@@ -52,7 +52,8 @@ TASKS = (
     Task("matrax_Penalty-100-stateless", 1_000_000, 10),
     Task("lbf_2s-8x8-2p-2f-coop", 4_096_000, 5),
     Task("mpe_simple_spread", 3_000_000, 5),
-    Task("overcooked_forced_coord", 5_000_000, 5),
+    # --torso mlp (the flattened grid, JaxMARL's feed-forward IPPO): the CNN torso trains ~100x slower on this CPU
+    Task("overcooked_forced_coord", 5_000_000, 5, ("--torso", "mlp")),
     Task("lbf_15x15-4p-3f", 4_096_000, 5),
     Task("rware_tiny-4ag", 4_096_000, 5),
     Task("smax_smacv2_5_units", 5_000_000, 5),
