@@ -19,6 +19,7 @@ For every pair and seed: the peer's run, then jbn's run(s) (`python -m jbn.train
 `--recurrent gru` where the peer is recurrent; `--dag full` and `--dag context` against Sable), one after the other,
 each alone as far as this script goes (the machine's load average is recorded before and after each run: on a shared
 machine only the ratios of neighbouring runs mean much). Both sides train the same number of env steps per seed.
+Seeds can be added later: a run of `--seeds 1 2` keeps the file's seed-0 runs of the same pair at the same budget.
 
 Matched where jbn's flags allow (PAIRS below says per pair): envs per update E, rollout length T, PPO epochs,
 minibatches, learning rate, gamma, entropy coefficient, layer widths (`--hidden`, `--gru-hidden`). Not matchable by a
@@ -332,6 +333,19 @@ def report(name, summary):
                   f"{_fmt(j['final'], '.3f')}, to the peer's final {reach}", flush=True)
 
 
+def kept_runs(old, names, budgets, seeds):
+    """An earlier results file's runs of the pairs `names` for the seeds not run again, where the pair (flags,
+    sizes) and budget are unchanged: running `--seeds 1 2` after `--seeds 0` gives one pair of three seeds."""
+    kept = {}
+    for name in names:
+        entry = old.get("pairs", {}).get(name)
+        budget = budgets.get(name, budgets.get("ALL", PAIRS[name].budget))
+        same = json.loads(json.dumps(dataclasses.asdict(PAIRS[name])))  # tuples as the file has them: lists
+        if entry and entry.get("budget") == budget and entry.get("pair") == same:
+            kept[name] = [s for s in entry["runs"] if s["seed"] not in seeds]
+    return kept
+
+
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
@@ -387,13 +401,15 @@ def main():
                   jaxmarl_commit=_git(args.jaxmarl), mava_commit=_git(args.mava),
                   mava_sable_commit=_git(args.mava_sable),
                   sable_output_order="as-is" if args.sable_as_is else "fixed by the shim", work=work, pairs={})
-    if os.path.exists(args.out):  # keep the other pairs of an earlier file
+    kept = {}
+    if os.path.exists(args.out):  # keep the other pairs of an earlier file, and these pairs' other seeds
         old = json.load(open(args.out))
         result["pairs"] = {k: v for k, v in old.get("pairs", {}).items() if k not in args.pairs}
+        kept = kept_runs(old, args.pairs, budgets, args.seeds)
     for name in args.pairs:
         pair = PAIRS[name]
         budget = budgets.get(name, budgets.get("ALL", pair.budget))
-        seeds_runs = []
+        seeds_runs = list(kept.get(name, []))
         for seed in args.seeds:
             load0 = _load()
             runner = run_jaxmarl if pair.peer == "jaxmarl" else run_mava
@@ -404,6 +420,7 @@ def main():
                 jbns.append(dict(run_jbn(name, pair, flags, args, seed, budget, work, i), load_before=load0,
                                  load_after=_load()))
             seeds_runs.append(dict(seed=seed, peer=peer, jbn=jbns))
+            seeds_runs.sort(key=lambda s: s["seed"])
             summary = summarize(pair, budget, seeds_runs)
             result["pairs"][name] = dict(pair=dataclasses.asdict(pair), budget=budget, summary=summary,
                                          runs=seeds_runs, finished=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
