@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import difflib
+import re
+
+LONG = 40  # a longer list of choices is shown with its numbered series collapsed: matrax_Conflict-{0..56}-stateless
 
 
 def check_choice(name: str, value, choices) -> None:
@@ -11,4 +14,51 @@ def check_choice(name: str, value, choices) -> None:
         return
     close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"{name}={value!r} is not valid.{hint} Valid choices: {', '.join(map(str, choices))}")
+    names = [str(c) for c in choices]
+    if len(names) > LONG:
+        listed = f"Valid choices ({len(names)}; {{a..b}} is every integer from a to b): {', '.join(collapse(names))}"
+    else:
+        listed = f"Valid choices: {', '.join(names)}"
+    raise ValueError(f"{name}={value!r} is not valid.{hint} {listed}")
+
+
+def collapse(names: list[str]) -> list[str]:
+    """Names that differ only in one integer, shown once: ["a-0-x", "a-1-x", "a-2-x", "a-5-x"] -> ["a-{0..2,5}-x"].
+
+    A name with several integers joins a series only with names equal to it in every other integer (smax_10m_vs_11m
+    and smax_5m_vs_6m stay apart); order is that of each series' first member."""
+    series: dict[tuple, list[int]] = {}
+    order: list[tuple | str] = []
+    for n in names:
+        parts = re.split(r"(\d+)", n)  # text, int, text, int, ..., text
+        nums = parts[1::2]
+        if len(nums) != 1:
+            order.append(n)
+            continue
+        key = (parts[0], parts[2])
+        if key not in series:
+            series[key] = []
+            order.append(key)
+        series[key].append(int(nums[0]))
+    out = []
+    for k in order:
+        if isinstance(k, str):
+            out.append(k)
+        elif len(series[k]) == 1:
+            out.append(f"{k[0]}{series[k][0]}{k[1]}")
+        else:
+            out.append(f"{k[0]}{{{_ranges(series[k])}}}{k[1]}")
+    return out
+
+
+def _ranges(values: list[int]) -> str:
+    """[0, 1, 2, 5, 25, 50] -> "0..2,5,25,50": runs of three or more consecutive integers as a..b."""
+    values = sorted(set(values))
+    out, i = [], 0
+    while i < len(values):
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[j] + 1:
+            j += 1
+        out.append(f"{values[i]}..{values[j]}" if j - i >= 2 else ",".join(map(str, values[i:j + 1])))
+        i = j + 1
+    return ",".join(out)

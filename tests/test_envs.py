@@ -354,3 +354,16 @@ def test_debug_mode_checks_action_values():
         err.throw()
     err, _ = step(jax.random.PRNGKey(0), state, jnp.array([0, 1, 1], jnp.int32))
     err.throw()  # no error
+
+
+def test_long_choice_lists_collapse_numbered_series():
+    from envs_jax.choices import check_choice, collapse
+    names = ["m_P-0-s", "m_P-25-s", "x_1a_vs_2b", "m_C-0-s", "m_C-1-s", "m_C-2-s", "m_C-4-s", "m_C-5-s", "m_C-6-s",
+             "m_C-7-s", "cg_10", "m_P-50-s", "plain", "m_C-3-f"]
+    assert collapse(names) == ["m_P-{0,25,50}-s", "x_1a_vs_2b", "m_C-{0..2,4..7}-s", "cg_10", "plain", "m_C-3-f"]
+    with pytest.raises(ValueError, match=r"Did you mean 'mpe_simple_spread'\? Valid choices \(\d+; .*"
+                                         r"matrax_Conflict-\{0\.\.56\}-stateless,") as e:
+        envs_jax.make("mpe_simple_sprd")
+    assert "matrax_Conflict-1-stateless" not in str(e.value) and len(str(e.value)) < 3000
+    with pytest.raises(ValueError, match=r"^k='d' is not valid\. Valid choices: a1, a2, a3$"):  # short: as they are
+        check_choice("k", "d", ["a1", "a2", "a3"])
