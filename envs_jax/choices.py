@@ -5,6 +5,7 @@ import difflib
 import re
 
 LONG = 40  # a longer list of choices is shown with its numbered series collapsed: matrax_Conflict-{0..56}-stateless
+SERIES = 5  # ... those of at least this many names (cg_2, cg_3, cg_5, cg_10 stay as they are)
 
 
 def check_choice(name: str, value, choices) -> None:
@@ -23,7 +24,8 @@ def check_choice(name: str, value, choices) -> None:
 
 
 def collapse(names: list[str]) -> list[str]:
-    """Names that differ only in one integer, shown once: ["a-0-x", "a-1-x", "a-2-x", "a-5-x"] -> ["a-{0..2,5}-x"].
+    """Names that differ only in one integer, SERIES or more of them, shown once: a-0-x, a-1-x, a-2-x, a-5-x, a-9-x ->
+    a-{0..2,5,9}-x. Shorter series stay as they are.
 
     A name with several integers joins a series only with names equal to it in every other integer (smax_10m_vs_11m
     and smax_5m_vs_6m stay apart); order is that of each series' first member."""
@@ -44,8 +46,8 @@ def collapse(names: list[str]) -> list[str]:
     for k in order:
         if isinstance(k, str):
             out.append(k)
-        elif len(series[k]) == 1:
-            out.append(f"{k[0]}{series[k][0]}{k[1]}")
+        elif len(series[k]) < SERIES:
+            out.extend(f"{k[0]}{v}{k[1]}" for v in series[k])
         else:
             out.append(f"{k[0]}{{{_ranges(series[k])}}}{k[1]}")
     return out

@@ -359,8 +359,9 @@ def test_debug_mode_checks_action_values():
 def test_long_choice_lists_collapse_numbered_series():
     from envs_jax.choices import check_choice, collapse
     names = ["m_P-0-s", "m_P-25-s", "x_1a_vs_2b", "m_C-0-s", "m_C-1-s", "m_C-2-s", "m_C-4-s", "m_C-5-s", "m_C-6-s",
-             "m_C-7-s", "cg_10", "m_P-50-s", "plain", "m_C-3-f"]
-    assert collapse(names) == ["m_P-{0,25,50}-s", "x_1a_vs_2b", "m_C-{0..2,4..7}-s", "cg_10", "plain", "m_C-3-f"]
+             "m_C-7-s", "cg_10", "m_P-50-s", "plain", "m_C-3-f", "m_P-75-s", "m_P-100-s", "cg_2"]
+    assert collapse(names) == ["m_P-{0,25,50,75,100}-s", "x_1a_vs_2b", "m_C-{0..2,4..7}-s", "cg_10", "cg_2", "plain",
+                               "m_C-3-f"]
     with pytest.raises(ValueError, match=r"Did you mean 'mpe_simple_spread'\? Valid choices \(\d+; .*"
                                          r"matrax_Conflict-\{0\.\.56\}-stateless,") as e:
         envs_jax.make("mpe_simple_sprd")
