@@ -9,7 +9,7 @@ paper's) or 0.95 (`--edge-prior 0.95`), and annealed to 0 at the end. Scored by 
 final policy, jointly (e ~ p at the end) and decentralised (e = 0: agent 1 plays softmax(b)), and by whether the
 final policy's most likely joint action is an optimum.
 
-    python docs/repro/study/matrix_edge_timing.py      # ~3 minutes on the 2-core CPU; --iters N
+    python docs/repro/study/matrix_edge_timing.py      # ~5 minutes on the shared 2-core CPU; --iters 10000: ~15
 """
 import jax
 import jax.numpy as jnp
