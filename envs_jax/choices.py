@@ -13,9 +13,9 @@ def check_choice(name: str, value, choices) -> None:
     choices = list(choices)
     if value in choices:
         return
-    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
     names = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(value), names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
     if len(names) > LONG:
         listed = f"Valid choices ({len(names)}; {{a..b}} is every integer from a to b): {', '.join(collapse(names))}"
     else:

@@ -55,8 +55,8 @@ TASKS = (
     # --torso mlp (the flattened grid, JaxMARL's feed-forward IPPO): the CNN torso trains ~100x slower on this CPU
     Task("overcooked_forced_coord", 5_000_000, 5, ("--torso", "mlp")),
     Task("lbf_15x15-4p-3f", 4_096_000, 5),
-    # --hidden 128, Mava's ff_mappo width: jbn's MAPPO at width 64 ends at 4.0 (3 seeds), at 128 at 9.1 (seed 0), above
-    # Mava's own 5.5 (bench/RESULTS.md): at 64 every mode would be compared on a weak policy
+    # --hidden 128, Mava's ff_mappo width: jbn's MAPPO at width 64 ends at 4.0 (3 seeds), at 128 at 9.1 and 6.1 (2
+    # seeds; Mava's own 5.5 and 7.1, bench/RESULTS.md): at 64 every mode would be compared on a weak policy
     Task("rware_tiny-4ag", 4_096_000, 5, ("--hidden", "128")),
     Task("smax_smacv2_5_units", 5_000_000, 5),
 )
