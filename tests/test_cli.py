@@ -333,3 +333,30 @@ def test_final_results_go_to_stdout_and_the_header_says_memory_and_rounding(tmp_
     assert "final eval" not in err and "run dir:" in err and "done:" in err
     assert re.search(r"memory estimate [\d.,]+ (MiB|KiB) per device of", err), err
     assert "--total-steps 45 is 4 updates of 10 env steps (num_envs 2 x num_steps 5): 40 env steps per seed" in err
+
+
+@dataclasses.dataclass
+class _Documented:
+    lr: float = 1e-3
+    """The step size,
+    of Adam."""
+    seeds: int = 1
+
+
+def test_field_docs_survive_cpython_311s_spurious_ast_error_and_are_parsed_once(monkeypatch):
+    """ast.parse failing once with CPython 3.11's "recursion depth mismatch" (gh-106905: a garbage collection that
+    re-enters a parse; it failed CI once) is retried; each class's source is parsed once per process."""
+    flags._own_field_docs.cache_clear()
+    calls, real = [], flags.ast.parse
+
+    def flaky(source, *a, **k):
+        calls.append(source)
+        if len(calls) == 1:
+            raise SystemError("AST constructor recursion depth mismatch (before=159, after=212)")
+        return real(source, *a, **k)
+
+    monkeypatch.setattr(flags.ast, "parse", flaky)
+    assert flags.field_docs(_Documented) == {"lr": "The step size, of Adam."}
+    parsed = len(calls)  # inspect.getsource parses too (it finds a class's lines with ast on 3.11)
+    assert flags.field_docs(_Documented) == {"lr": "The step size, of Adam."}
+    assert len(calls) == parsed

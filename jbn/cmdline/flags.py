@@ -18,6 +18,7 @@ import ast
 import contextlib
 import dataclasses
 import difflib
+import functools
 import inspect
 import io
 import math
@@ -85,18 +86,27 @@ def field_docs(cls) -> dict[str, str]:
     """The docstring under each field of a dataclass (and of its bases), whitespace collapsed."""
     docs = {}
     for klass in reversed(cls.__mro__):
-        if not dataclasses.is_dataclass(klass):
-            continue
+        if dataclasses.is_dataclass(klass):
+            docs.update(_own_field_docs(klass))
+    return docs
+
+
+@functools.cache
+def _own_field_docs(klass) -> dict[str, str]:
+    """field_docs of the fields `klass` itself declares, parsed from its source once per process."""
+    for attempt in range(3):
         try:
             tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+            break
         except (OSError, TypeError, SyntaxError):
-            continue
-        body = tree.body[0].body
-        for node, after in zip(body, body[1:]):
-            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
-                    and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
-                docs[node.target.id] = " ".join(after.value.value.split())
-    return docs
+            return {}
+        except SystemError:  # CPython 3.11's ast (gh-106905): a parse that a garbage collection re-entered; again
+            if attempt == 2:
+                raise
+    body = tree.body[0].body
+    return {node.target.id: " ".join(after.value.value.split()) for node, after in zip(body, body[1:])
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)}
 
 
 _POSITIONAL = typing.get_args(tyro.conf.Positional[int])[1:]
