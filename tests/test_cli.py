@@ -177,6 +177,25 @@ def test_a_log_that_is_a_directory_is_one_error(tmp_path, run_copy, capsys, cli)
     _one_error(code, err, r"(metrics|eval)\.jsonl is a directory, not a log file")
 
 
+@pytest.mark.parametrize("cli", ["plot", "aggregate", "archive"])
+@pytest.mark.parametrize("out", ["figs.png", "sub/table.CSV", "a_file"])
+def test_an_output_directory_named_like_a_file_is_refused_before_any_work(tmp_path, capsys, cli, out):
+    """--out names a directory; `--out figs.png` used to make a directory called figs.png."""
+    a = _write_run(tmp_path / "a")
+    (tmp_path / "a_file").write_text("kept")
+    path = str(tmp_path / out)
+    main = {"plot": plot.main, "aggregate": aggregate.main, "archive": archive.main}[cli]
+    code, _, err = _exit(main, [a, "--out", path], capsys)
+    if out == "a_file":
+        _one_error(code, err, re.escape(f"--out {path!r} is a file; it names the directory that receives"))
+        assert (tmp_path / "a_file").read_text() == "kept"
+    else:
+        stem = os.path.splitext(path)[0]
+        _one_error(code, err, re.escape(f"--out {path!r} looks like a file name, but it names the directory that "
+                                        "receives") + r".*" + re.escape(f"e.g. --out {stem!r}"))
+        assert not os.path.exists(path)
+
+
 def test_compare_to_an_unwritable_json_is_refused_before_the_table(tmp_path, capsys):
     a = _write_run(tmp_path / "a")
     code, out, err = _exit(compare.main, [a, a, "--json", str(tmp_path / "no" / "such" / "x.json")], capsys)

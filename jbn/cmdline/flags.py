@@ -174,6 +174,23 @@ def output_problem(path: str, flag: str) -> Optional[str]:
     return None
 
 
+FILE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".csv", ".json", ".jsonl", ".txt", ".md")
+
+
+def output_dir_problem(path: str, flag: str, holds: str) -> Optional[str]:
+    """Why `path` (given with `flag`) cannot be the output directory that receives `holds`, or None: a file there,
+    or a new name that looks like a file's (`--out fig.png` would make a directory called fig.png)."""
+    if os.path.isdir(path):
+        return None
+    if os.path.exists(path):
+        return f"{flag} {path!r} is a file; it names the directory that receives {holds}"
+    stem, suffix = os.path.splitext(os.path.basename(os.path.normpath(path)))
+    if suffix.lower() in FILE_SUFFIXES:
+        return (f"{flag} {path!r} looks like a file name, but it names the directory that receives {holds}: give "
+                f"a directory, e.g. {flag} {os.path.join(os.path.dirname(os.path.normpath(path)), stem)!r}")
+    return None
+
+
 def fail(message: str) -> typing.NoReturn:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)

@@ -52,7 +52,7 @@ from typing import Annotated, Callable, NamedTuple, Optional, Sequence
 import numpy as np
 import tyro
 
-from ..cmdline.flags import parse
+from ..cmdline.flags import output_dir_problem, parse
 
 from . import export
 from .export import ExportError, Options, Policy
@@ -499,6 +499,9 @@ def main(argv=None) -> None:
     args = parse(AggregateArgs, argv, prog="python -m jbn.aggregate", description=__doc__.split("\n\n")[0])
     warn = lambda line: print(line, file=sys.stderr)  # noqa: E731
     try:
+        problem = output_dir_problem(args.out, "--out", "the figures and their CSVs (aggregate.png, ...)")
+        if problem:
+            raise AggregateError(problem)
         data = load(args.inputs, Options(policy=args.policy, greedy=args.greedy), warn)
         result = aggregate(data, args.metric, args.baseline, args.norm, args.reps, args.seed, args.runs)
         for task in result.table.dropped:

@@ -28,7 +28,7 @@ from typing import Annotated
 
 import tyro
 
-from ..cmdline.flags import parse
+from ..cmdline.flags import output_dir_problem, parse
 from .plot import PlotError, log_files, read_jsonl, skipped_note  # log_files: metrics.jsonl plus a multi-host run's
 
 # The metrics.jsonl fields jbn.plot reads (plus episodes, the count behind each episode mean), and the tags that
@@ -127,6 +127,9 @@ class Args:
 def main(argv=None) -> None:
     args = parse(Args, argv, prog="python -m jbn.archive", description=__doc__.split("\n\n")[0])
     try:
+        problem = output_dir_problem(args.out, "--out", "one archived run directory per RUN_DIR")
+        if problem:
+            raise ArchiveError(problem)
         for run_dir in args.run_dirs:
             print(archive_run(run_dir, args.out))
     except ArchiveError as e:

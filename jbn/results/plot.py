@@ -52,7 +52,7 @@ import numpy as np
 import tyro
 
 from ..policy.dag_modes import is_learned
-from ..cmdline.flags import parse
+from ..cmdline.flags import output_dir_problem, parse
 from ..training.labels import format_value, point_label  # noqa: F401  (re-exported)
 
 Metric = Literal["return", "win_rate", "reward_per_step"]
@@ -570,6 +570,9 @@ class PlotArgs:
 def main(argv=None) -> None:
     args = parse(PlotArgs, argv, prog="python -m jbn.plot", description=__doc__.split("\n\n")[0])
     try:
+        problem = output_dir_problem(args.out, "--out", "the figures and their CSVs (learning_curves.png, ...)")
+        if problem:
+            raise PlotError(problem)
         try:
             make_figures(args.run_dirs, args.out, args.metric, args.smooth, args.labels, ylim=args.ylim,
                          until=args.until)
