@@ -2,6 +2,7 @@
 `package.module:factory`, the shaped reward's anneal, bad input refused before anything is created."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -69,6 +70,19 @@ def test_env_kwargs_are_parsed_as_json_or_words():
 def test_bad_envs_and_kwargs_are_refused_before_compiling(env, kwargs, match):
     with pytest.raises(UserError, match=match):
         resolve(Config(env=env, env_kwargs=kwargs))
+
+
+def test_a_factory_module_that_is_not_found_says_where_it_was_looked_for(tmp_path, monkeypatch):
+    """The README's own-env command run from another folder, and a module whose own import is missing."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=re.escape(f"no module named 'nowhere_pkg' in the current directory "
+                                                  f"{str(tmp_path)!r} or on the Python path: run from the folder "
+                                                  f"that holds nowhere_pkg/ or nowhere_pkg.py")):
+        resolve(Config(env="nowhere_pkg.envs:make"))
+    (tmp_path / "needs_dep.py").write_text("import not_installed_dep_xyz\ndef make():\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(UserError, match="it imports 'not_installed_dep_xyz', which is not installed"):
+        resolve(Config(env="needs_dep:make"))
 
 
 def test_reward_shaping_horizon_is_refused_where_nothing_is_shaped():

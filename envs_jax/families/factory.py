@@ -9,6 +9,7 @@ state, max_steps) are given when adapting: `ArrayEnv(env, team_reward="sum")` or
 from __future__ import annotations
 
 import importlib
+import os
 import re
 
 from . import adapt
@@ -32,9 +33,7 @@ def load_factory(spec: str):
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        missing = getattr(e, "name", None)
-        why = f"no module named {missing!r}" if missing else str(e)
-        raise ValueError(f"env={spec!r}: cannot import module {module_name!r} ({why})") from e
+        raise ValueError(f"env={spec!r}: cannot import module {module_name!r} ({_why(module_name, e)})") from e
     if not hasattr(module, attr):
         public = sorted(n for n in vars(module) if not n.startswith("_") and callable(getattr(module, n)))
         raise ValueError(f"env={spec!r}: module {module_name!r} has no attribute {attr!r}. "
@@ -43,6 +42,18 @@ def load_factory(spec: str):
     if not callable(factory):
         raise ValueError(f"env={spec!r}: {module_name}.{attr} is a {type(factory).__name__}, not a callable")
     return factory
+
+
+def _why(module_name: str, e: ImportError) -> str:
+    """Why the import failed: the module itself not found (where it was looked for), or something it imports."""
+    missing = getattr(e, "name", None)
+    if not missing:
+        return str(e)
+    if (module_name + ".").startswith(missing + "."):  # the spec's own module (or a package above it) is missing
+        top = module_name.split(".")[0]
+        return (f"no module named {missing!r} in the current directory {os.getcwd()!r} or on the Python path: run "
+                f"from the folder that holds {top}/ or {top}.py, or add that folder to PYTHONPATH")
+    return f"it imports {missing!r}, which is not installed"
 
 
 def make_factory_env(spec: str, /, **kwargs):
