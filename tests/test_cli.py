@@ -379,3 +379,31 @@ def test_field_docs_survive_cpython_311s_spurious_ast_error_and_are_parsed_once(
     parsed = len(calls)  # inspect.getsource parses too (it finds a class's lines with ast on 3.11)
     assert flags.field_docs(_Documented) == {"lr": "The step size, of Adam."}
     assert len(calls) == parsed
+
+
+# ------------------------------------------------------------------------- python -m jbn
+def _jbn(*args):
+    return subprocess.run([sys.executable, "-m", "jbn", *args], capture_output=True, text=True, timeout=300,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_python_m_jbn_lists_every_command_module_and_runs_one():
+    """Every jbn/<name>.py that runs as `python -m jbn.<name>` (it ends in a __main__ guard, or is a package with a
+    __main__.py) is listed, and only those; `python -m jbn COMMAND ...` is `python -m jbn.COMMAND ...`."""
+    from jbn.__main__ import COMMANDS
+
+    pkg = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "jbn")
+    runnable = {f[:-3] for f in os.listdir(pkg) if f.endswith(".py") and f != "__main__.py"
+                and 'if __name__ == "__main__"' in open(os.path.join(pkg, f)).read()}
+    runnable |= {d for d in os.listdir(pkg) if os.path.isfile(os.path.join(pkg, d, "__main__.py"))}
+    assert set(COMMANDS) == runnable
+    r = _jbn()
+    assert r.returncode == 0 and r.stderr == ""
+    for name in runnable:
+        assert re.search(rf"^  {name} ", r.stdout, re.M), name
+    r = _jbn("compare", "--help")
+    assert r.returncode == 0 and r.stdout.startswith("usage: python -m jbn.compare ")
+    r = _jbn("trian", "--env", "cg_2")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == ("error: unknown command 'trian'; did you mean 'train'? Valid commands: "
+                        + ", ".join(COMMANDS) + " (python -m jbn lists them)\n")
