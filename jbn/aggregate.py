@@ -3,6 +3,7 @@ across tasks with stratified bootstrap confidence intervals (rliable), from run 
 
 The command line only; jbn/results/aggregate.py holds its flags and its work."""
 from .results.aggregate import main
+from .cmdline.flags import run_command
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

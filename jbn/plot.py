@@ -2,6 +2,7 @@
 
 The command line only; jbn/results/plot.py holds its flags and its work."""
 from .results.plot import main
+from .cmdline.flags import run_command
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

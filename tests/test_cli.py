@@ -297,6 +297,7 @@ def test_help_names_the_module_shows_one_default_and_keeps_every_flag(name, caps
     main, _, cls = CLIS[name]
     code, out, _ = _exit(main, ["--help"], capsys)
     assert code == 0 and out.startswith(f"usage: python -m jbn.{name} ")
+    assert not re.search(r"\b(STR|INT|FLOAT)\b", out.splitlines()[0]), out.splitlines()[0]  # positionals named
     assert "(default: None)" not in out and "{None" not in out and "None}" not in out
     flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", out).split())
     docs = flags.field_docs(cls)
@@ -407,3 +408,18 @@ def test_python_m_jbn_lists_every_command_module_and_runs_one():
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == ("error: unknown command 'trian'; did you mean 'train'? Valid commands: "
                         + ", ".join(COMMANDS) + " (python -m jbn lists them)\n")
+
+
+@pytest.mark.parametrize("name", ["train", "evaluate", "plot", "compare", "export", "aggregate", "archive", "tabular"])
+def test_help_into_a_closed_pipe_ends_quietly(name):
+    """`python -m jbn.<name> --help | head -1`: the reader gone, the command ends without a BrokenPipeError
+    traceback (as Unix tools do)."""
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first byte: every write fails with EPIPE
+    try:
+        r = subprocess.run([sys.executable, "-m", f"jbn.{name}", "--help"], stdout=write, stderr=subprocess.PIPE,
+                           text=True, timeout=300, env={**os.environ, "COLUMNS": "100"})
+    finally:
+        os.close(write)
+    assert "Traceback" not in r.stderr and "BrokenPipeError" not in r.stderr, r.stderr[-2000:]
+    assert r.returncode == 1

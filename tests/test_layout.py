@@ -165,7 +165,7 @@ def test_the_top_level_holds_only_the_command_lines():
     top = os.path.join(ROOT, "jbn")
     files = {f[:-3] for f in os.listdir(top) if f.endswith(".py")}
     dirs = {d for d in os.listdir(top) if os.path.isfile(os.path.join(top, d, "__init__.py"))}
-    assert files == {"__init__", *ENTRY_POINTS}
+    assert files == {"__init__", "__main__", *ENTRY_POINTS}  # __main__: `python -m jbn` lists the commands
     assert dirs == {pkg for layer in LAYERS for pkg in layer}
 
 

@@ -191,6 +191,18 @@ def output_dir_problem(path: str, flag: str, holds: str) -> Optional[str]:
     return None
 
 
+def run_command(main: typing.Callable[[], None]) -> None:
+    """A command's `main()`, its output cut short by a closed pipe (`python -m jbn.train --help | head`) ending
+    quietly, as Unix tools do, instead of with a BrokenPipeError traceback."""
+    try:
+        main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's flush at exit would fail the same way
+        raise SystemExit(1)
+
+
 def fail(message: str) -> typing.NoReturn:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import Optional
+from typing import Annotated, Optional
 
 import jax
 import tyro
@@ -33,7 +33,7 @@ from .tables import print_tables
 
 @dataclass(frozen=True)
 class EvalArgs:
-    run_dir: tyro.conf.Positional[str]
+    run_dir: tyro.conf.Positional[Annotated[str, tyro.conf.arg(metavar="RUN_DIR")]]
     """run directory written by `python -m jbn.train` (config.json, checkpoints/)"""
     checkpoint: Optional[int] = None
     """update count of the checkpoint to evaluate (default: the newest good one)"""

@@ -473,7 +473,7 @@ def write_outputs(r: Result, out: str, echo: Callable[[str], None] = print) -> l
 class AggregateArgs:
     inputs: tyro.conf.Positional[Annotated[tuple[str, ...], tyro.conf.arg(metavar="INPUT...")]]
     """run directories (`python -m jbn.train --run-dir`) and/or marl-eval JSON files (`python -m jbn.export`, Mava)"""
-    out: str
+    out: Annotated[str, tyro.conf.arg(metavar="DIR")]
     """output directory for the PNGs and CSVs (created if missing)"""
     metric: str = "return"
     """the metric scored: a key of the runs' metric lists (return; win_rate, not normalised; Mava's own files:

@@ -120,7 +120,7 @@ class Args:
 
     run_dirs: tyro.conf.Positional[Annotated[tuple[str, ...], tyro.conf.arg(metavar="RUN_DIR...")]]
     """run directories written by `python -m jbn.train`"""
-    out: str
+    out: Annotated[str, tyro.conf.arg(metavar="DIR")]
     """directory that receives one archived run directory per RUN_DIR, named like it"""
 
 

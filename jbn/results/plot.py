@@ -553,7 +553,7 @@ def make_figures(run_dirs: Sequence[str], out: str, metric: Optional[Metric] = N
 class PlotArgs:
     run_dirs: tyro.conf.Positional[Annotated[tuple[str, ...], tyro.conf.arg(metavar="RUN_DIR...")]]
     """run directories written by `python -m jbn.train` (config.json, metrics.jsonl, optional eval.jsonl)"""
-    out: str
+    out: Annotated[str, tyro.conf.arg(metavar="DIR")]
     """output directory for the PNGs and their CSVs (created if missing)"""
     metric: Optional[Metric] = None
     """learning-curve quantity; default win_rate when a run logged it (SMAX), else return"""

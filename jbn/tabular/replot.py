@@ -30,4 +30,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from jbn.cmdline.flags import run_command
+
+    run_command(main)
