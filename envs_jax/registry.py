@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from jaxmarl.environments.smax import SMAX
+
 from .aloha import Aloha
 from .choices import check_choice
 from .coordination_game import CoordinationGame
@@ -16,19 +18,25 @@ from .sc2.maps import sc2_names
 from .smax_medivac import MedivacSMAXEnv, medivac_maps
 # Jumanji's LBF/RWARE/Connector/Cleaner by Mava's task names, and matrax's matrix games
 from .families.jumanji import jumanji_names, make_jumanji
+from .families.kwargs import build
 from .families.matrax import make_matrax, matrax_names
 # JaxMARL's MPE and Overcooked, and your own env by "package.module:factory"
 from .families.factory import is_factory_spec, make_factory_env
 from .families.mpe import MPE_SCENARIOS, make_mpe
 from .families.overcooked import OVERCOOKED_LAYOUTS, make_overcooked
 
-_FIXED: dict[str, Callable] = {
-    "cg_2": lambda **kw: CoordinationGame(2, **kw),
-    "cg_3": lambda **kw: CoordinationGame(3, **kw),
-    "cg_5": lambda **kw: CoordinationGame(5, **kw),
-    "cg_10": lambda **kw: CoordinationGame(10, **kw),
-    "aloha_10": lambda **kw: Aloha(10, **kw),
+# name -> (class, the value its name fixes, that argument's name)
+_FIXED: dict[str, tuple[Callable, int, str]] = {
+    "cg_2": (CoordinationGame, 2, "num_agents"),
+    "cg_3": (CoordinationGame, 3, "num_agents"),
+    "cg_5": (CoordinationGame, 5, "num_agents"),
+    "cg_10": (CoordinationGame, 10, "num_agents"),
+    "aloha_10": (Aloha, 10, "num_islands"),
 }
+# SMAX's kwargs: jaxmarl's SMAX arguments (the heuristic enemy wraps an SMAX, so its signature does not lead there)
+# and the heuristic enemy's own; the map fixes the scenario and the team sizes
+_SMAX_EXTRA = ("enemy_shoots", "attack_mode")
+_SMAX_FIXED = ("scenario", "num_allies", "num_enemies")
 
 
 def names() -> list[str]:
@@ -75,11 +83,13 @@ def make(name: str, **kwargs):
     connector_, cleaner_, matrax_); kwargs go to its constructor (Jumanji: to its generator or the env).
     `name` may also be a factory spec 'package.module:factory' (your own env, families/factory.py)."""
     if name in _FIXED:
-        return _FIXED[name](**kwargs)
-    if name.startswith("smax_") and name[len("smax_") :] in medivac_maps():
-        return MedivacSMAXEnv(name[len("smax_") :], **kwargs)
-    if name.startswith("smax_") and name[len("smax_") :] in smax_maps():
-        return SMAXEnv(name[len("smax_") :], **kwargs)
+        cls, size, key = _FIXED[name]
+        return build(lambda **kw: cls(size, **kw), kwargs, what=name, signature_of=cls, fixed_keys=(key,))
+    smax_map = name[len("smax_") :] if name.startswith("smax_") else None
+    if smax_map in medivac_maps() or smax_map in smax_maps():
+        cls = MedivacSMAXEnv if smax_map in medivac_maps() else SMAXEnv
+        return build(lambda **kw: cls(smax_map, **kw), kwargs, what=name, signature_of=SMAX, extra_keys=_SMAX_EXTRA,
+                     fixed_keys=_SMAX_FIXED)
     if name in jumanji_names():  # a Jumanji env; kwargs override its generator's or env's parameters
         return make_jumanji(name, **kwargs)
     if name in matrax_names():

@@ -65,6 +65,10 @@ def test_env_kwargs_are_parsed_as_json_or_words():
     ("examples.same_colour:nope", (), "nope"),  # no such factory
     ("examples.no_such_module:make", (), "no_such_module"),  # no such module
     ("smax_3m", ("num_agents=3",), "num_agents"),
+    ("mpe_simple_spread", ("num_agents=0",), "env kwarg num_agents=0 must be >= 1"),  # was "max() arg is an empty"
+    ("smax_3m", ("max_steps=0",), "env kwarg max_steps=0 must be >= 1"),  # trained on, before
+    ("overcooked_forced_coord", ("max_steps=-5",), "env kwarg max_steps=-5 must be >= 1"),
+    ("rware_tiny-4ag", ("num_agents=0",), "env kwarg num_agents=0 must be >= 1"),
     ("mpe_simple_sprad", (), "Did you mean 'mpe_simple_spread'"),  # an unknown name is not mapped to a family
 ])
 def test_bad_envs_and_kwargs_are_refused_before_compiling(env, kwargs, match):

@@ -69,6 +69,7 @@ from jumanji.environments.routing.robot_warehouse.utils import is_collision
 from jumanji.types import StepType
 
 from .base import TEAM_REWARDS, WORLD_STATES, Family, Step, TeamGeometry, concat_world_state, team_reward
+from .kwargs import check_count
 from ..choices import check_choice
 
 
@@ -395,6 +396,7 @@ def make_jumanji(name: str, **kwargs) -> Environment:
     for k, v in kwargs.items():
         if k in defaults:
             check_type(name, k, v, defaults[k])
+        check_count(name, k, v)
     gen = {**task.generator, **{k: v for k, v in kwargs.items() if k in gen_keys}}
     env = {**task.env, **{k: v for k, v in kwargs.items() if k in env_keys}}
     try:  # the generators check their parameters with asserts (e.g. LBF: room for the food)

@@ -9,6 +9,7 @@ type of the argument's default (an int where a float is expected is accepted). A
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Callable, Iterable
 
 _SCALARS = (bool, int, float, str)
@@ -49,8 +50,13 @@ def _type_ok(value, default) -> bool:
     return isinstance(value, expected)
 
 
+# counts and episode limits: an int below 1 builds an env with nothing in it, or one whose episodes never run
+_COUNT = re.compile(r"^(num_\w+|max_steps|time_limit|episode_limit|episode_length|horizon)$")
+
+
 def check_kwargs(ctor, kwargs: dict, *, what: str, extra_keys: Iterable[str] = (), fixed_keys: Iterable[str] = ()):
-    """Raise ValueError naming the first bad kwarg of `what` (unknown key, a key the name fixes, wrong type)."""
+    """Raise ValueError naming the first bad kwarg of `what` (unknown key, a key the name fixes, wrong type, a count
+    or an episode limit below 1)."""
     params, open_kwargs = signature_params(ctor)
     fixed = set(fixed_keys)
     valid = sorted((set(params) | set(extra_keys)) - fixed)
@@ -65,6 +71,13 @@ def check_kwargs(ctor, kwargs: dict, *, what: str, extra_keys: Iterable[str] = (
                 and not _type_ok(value, p.default):
             raise ValueError(f"{what}: env kwarg {key}={value!r} has type {type(value).__name__}; expected "
                              f"{type(p.default).__name__} (default {p.default!r})")
+        check_count(what, key, value)
+
+
+def check_count(what: str, key: str, value) -> None:
+    """ValueError when `key` is a count (num_*) or an episode limit and `value` an int below 1."""
+    if _COUNT.match(key) and isinstance(value, int) and not isinstance(value, bool) and value < 1:
+        raise ValueError(f"{what}: env kwarg {key}={value} must be >= 1 (a count or an episode limit)")
 
 
 def build(ctor: Callable, kwargs: dict, *, what: str, signature_of=None, extra_keys: Iterable[str] = (),

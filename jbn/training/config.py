@@ -110,8 +110,8 @@ def check_env(env: str, env_kwargs: dict, env_rules: dict):
     try:
         return envs_jax.ArrayEnv(envs_jax.make(env, **env_kwargs), **env_rules)
     except (ValueError, TypeError) as e:
-        hint = " (give it with --env-rules max_steps=N)" if "max_steps" in str(e) and "max_steps" not in env_rules \
-            else ""
+        limit = "no episode limit" in str(e) and "max_steps" not in env_rules
+        hint = " (give it with --env-rules max_steps=N)" if limit else ""
         raise UserError(f"{e}{hint}") from None
 
 
