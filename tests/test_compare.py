@@ -161,3 +161,13 @@ def test_without_an_absolute_metric_the_table_has_no_such_column(runs):
     _, entries = compare.compare(list(runs), labels=["base", "other"])
     assert entries[0].stats["absolute"] is None
     assert "absolute" not in compare.table("return", entries, 10)
+
+
+def test_runs_on_different_envs_are_refused(tmp_path):
+    """A paired per-seed comparison of an LBF run with a CG run compared numbers of different games."""
+    base = _write_run(tmp_path / "cg", {s: [1.0] * 5 for s in range(2)})
+    other = _write_run(tmp_path / "lbf", {s: [0.5] * 5 for s in range(2)},
+                       config={"env": "lbf_2s-8x8-2p-2f-coop", "dag": "none"})
+    with pytest.raises(compare.PlotError, match=r"trained on different envs \(.*cg: cg_2, .*lbf: "
+                                                r"lbf_2s-8x8-2p-2f-coop\): a paired per-seed comparison needs one env"):
+        compare.compare([base, other])

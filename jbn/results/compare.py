@@ -121,6 +121,11 @@ def compare(run_dirs: Sequence[str], metric: Optional[Metric] = None, last: int 
         for note in run.notes:
             if echo is not None:
                 echo(note)
+    envs = {r.path: r.config.get("env") for r in runs}
+    if len({e for e in envs.values() if e is not None}) > 1:
+        raise PlotError("the runs were trained on different envs (" + ", ".join(f"{p}: {e}" for p, e in envs.items())
+                        + "): a paired per-seed comparison needs one env; compare each env's runs on their own "
+                        "(python -m jbn.aggregate compares across tasks)")
     if labels is None:  # the default '<env> <dag>' of runs that differ in another option: add the directory
         runs = [dataclasses.replace(r, label=f"{r.label} [{os.path.basename(os.path.normpath(r.path))}]") for r in runs]
     if metric is None:
