@@ -23,6 +23,8 @@ def main() -> None:
     p.add_argument("--dag", default="none")
     p.add_argument("--num-envs", type=int, default=16)
     p.add_argument("--num-steps", type=int, default=128)
+    p.add_argument("--torso", default="auto", choices=["auto", "mlp", "cnn"],
+                   help="grid observations: mlp on a CPU (auto picks the CNN, ~100x slower there)")
     p.add_argument("--variants", nargs="+", default=["4x4", "1x4", "1x1"], help="EPOCHSxMINIBATCHES")
     p.add_argument("--updates", type=int, default=4, help="updates per timed chunk")
     p.add_argument("--rounds", type=int, default=7)
@@ -32,7 +34,8 @@ def main() -> None:
         epochs, minibatches = (int(x) for x in v.split("x"))
         cfg = resolve(Config(env=args.env, dag=args.dag, num_envs=args.num_envs, num_steps=args.num_steps,
                              total_steps=args.num_envs * args.num_steps * args.updates, updates_per_chunk=args.updates,
-                             num_epochs=epochs, num_minibatches=minibatches, eval_episodes=0, checkpoint=False))
+                             num_epochs=epochs, num_minibatches=minibatches, eval_episodes=0, checkpoint=False,
+                             torso=args.torso))
         trainer = tr.make_train(cfg)
         state = tr.init_runs(trainer.init, tr.run_keys(cfg))
         chunk = jax.jit(tr.over_runs(trainer.update_chunk, 1)).lower(state).compile()
