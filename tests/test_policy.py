@@ -337,3 +337,27 @@ def test_edge_prior_one_half_is_the_unbiased_start():
     params = _policy(3, "context").init(jax.random.PRNGKey(0))
     biases = [np.asarray(layer["bias"]) for layer in params["edge"]["params"].values()]
     assert all(np.all(b == 0) for b in biases)
+
+
+def test_the_id_layer_is_a_dense_layer_on_the_concatenation():
+    """networks.IdDense reads (x, one-hot id) without concatenating them: the same parameters as flax's Dense on
+    Concat(x, id) from the same key (checkpoints load either way) and the same outputs, for a batch of agents and
+    without an id."""
+    import flax.linen as nn
+
+    from jbn.policy.networks import IdDense
+
+    key = jax.random.PRNGKey(3)
+    x = jax.random.normal(jax.random.PRNGKey(4), (5, 3, 7))  # [batch, agents, D]
+    ids = jnp.eye(3)
+    dense = nn.Dense(4, kernel_init=nn.initializers.orthogonal(np.sqrt(2.0)), bias_init=nn.initializers.zeros)
+    concat = jnp.concatenate([x, jnp.broadcast_to(ids, (5, 3, 3))], -1)
+    p_dense = dense.init(key, concat)
+    p_id = IdDense(4).init(key, x, ids)
+    assert jax.tree.structure(p_dense) == jax.tree.structure(p_id)
+    for a, b in zip(jax.tree.leaves(p_dense), jax.tree.leaves(p_id)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    p = jax.tree.map(lambda w: w + 0.1, p_id)  # a nonzero bias too
+    np.testing.assert_allclose(IdDense(4).apply(p, x, ids), dense.apply(p, concat), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(IdDense(4).apply(IdDense(4).init(key, x), x),
+                               dense.apply(dense.init(key, x), x), rtol=1e-5, atol=1e-6)

@@ -38,13 +38,42 @@ def _dense(features, scale=np.sqrt(2.0), use_bias=True, name=None):
                     bias_init=nn.initializers.zeros, name=name)
 
 
+class IdDense(nn.Module):
+    """FC(F) on Concat(x, agent_id), evaluated without building the concatenation:
+
+        Concat(x, id) @ W + b = x @ W[:D] + id @ W[D:] + b
+
+    with the parameters of `nn.Dense` on the concatenation (kernel [D + N, F], bias [F], `_dense`'s initialisers, in
+    the same order: the same values from the same key), so a checkpoint of either loads in the other. The
+    concatenation copied the whole batch of observations once more in the forward pass and again in the gradient
+    (0.6 ms of a 6 ms minibatch gradient on Overcooked; bench/RESULTS.md); the id term is an [N, N] @ [N, F] product
+    that broadcasts over the batch. x [..., D]; agent_id [..., N] one-hot rows, or None for a plain dense layer on x
+    (a recurrent actor's layers after its GRU)."""
+
+    features: int
+    scale: float = float(np.sqrt(2.0))
+
+    @nn.compact
+    def __call__(self, x, agent_id=None):
+        d = x.shape[-1]
+        n = 0 if agent_id is None else agent_id.shape[-1]
+        kernel = self.param("kernel", nn.initializers.orthogonal(self.scale), (d + n, self.features))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        y = x @ kernel[:d]
+        if agent_id is not None:
+            y = y + agent_id @ kernel[d:]
+        return y + bias
+
+
 class Base(nn.Module):
+    """FC(h)-ReLU-FC(h)-ReLU; `agent_id` (one-hot [..., N]) is read by the first layer as if appended to x."""
+
     hidden: int = 64
 
     @nn.compact
-    def __call__(self, x):
-        x = nn.relu(_dense(self.hidden)(x))
-        return nn.relu(_dense(self.hidden)(x))
+    def __call__(self, x, agent_id=None):
+        x = nn.relu(IdDense(self.hidden, name="Dense_0")(x, agent_id))
+        return nn.relu(_dense(self.hidden, name="Dense_1")(x))
 
 
 def gru_cell(kernel, bias, h, gates):
@@ -157,11 +186,11 @@ class Actor(nn.Module):
         if self.torso == "cnn":
             self.conv = ConvTorso(h)
         if self.gru_width:
-            self.embed = _dense(self.gru_width)
+            self.embed = IdDense(self.gru_width)
             self.gru = GRU(self.gru_width)
         if self.arch == "smax":
             # FC(h) on Concat(o_i, id_i, a^P), written as an own half and a bias-free parent half.
-            self.own_in = _dense(h)
+            self.own_in = IdDense(h)
             self.parent_in = ParentIn(n, a, h)
             self.mid = _dense(h)
             self.out = _dense(a, 0.01)
@@ -178,7 +207,7 @@ class Actor(nn.Module):
 
     def encode(self, obs, agent_id):
         """The GRU's gate inputs [..., 3H] from (o_i, id_i) (recurrent only; any number of steps at once)."""
-        return self.gru.inputs(nn.relu(self.embed(jnp.concatenate([self.features(obs), agent_id], -1))))
+        return self.gru.inputs(nn.relu(self.embed(self.features(obs), agent_id)))
 
     def features(self, obs):
         """o_i as the actor reads it: the ConvTorso's features of a grid, else the observation vector itself."""
@@ -196,15 +225,16 @@ class Actor(nn.Module):
         return self.gru.sequence(carry, gates, done)
 
     def parent_free(self, obs, agent_id):
-        return self.parent_free_from(jnp.concatenate([self.features(obs), agent_id], -1))
+        return self.parent_free_from(self.features(obs), agent_id)
 
-    def parent_free_from(self, x):
-        """The parent-free part from the actor's input x: (o_i, id_i), or the GRU state h_i when recurrent."""
+    def parent_free_from(self, x, agent_id=None):
+        """The parent-free part from the actor's input: (o_i, id_i) (x = o_i's features, agent_id = id_i), or the GRU
+        state h_i when recurrent (x = h_i, no id)."""
         if self.arch == "smax":
-            return self.own_in(x)  # pre-activation of the first layer
+            return self.own_in(x, agent_id)  # pre-activation of the first layer
         if self.arch == "cg":
-            return self.out(self.base(x))  # the own logits
-        return self.base(x)  # aloha: own encoding
+            return self.out(self.base(x, agent_id))  # the own logits
+        return self.base(x, agent_id)  # aloha: own encoding
 
     def head(self, own, parents=None, actions=None, obs_all=None):
         if self.arch == "smax":

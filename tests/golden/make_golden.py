@@ -2,6 +2,8 @@
 them, so that tests/test_golden.py can hold every later version of the code to the same numbers.
 
     python tests/golden/make_golden.py      # only ever run on the reference code: its output is the reference
+    python tests/golden/make_golden.py cg2_context --why "..."   # one run again, after a change of its numbers by
+                                                                # design: from the commit that made it (committed)
 
 Each run directory keeps config.json, metrics.jsonl, eval.jsonl, summary.json and one checkpoint from the middle of
 the run (the state the older code wrote, which a newer trainer must resume bit for bit). machine.json records where
@@ -54,8 +56,26 @@ def cpu_model() -> str:
     return platform.processor()
 
 
-def main() -> None:
-    for name, kw in RUNS.items():
+def main(argv=None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(description="Write the golden runs' outputs (tests/test_golden.py's reference).")
+    p.add_argument("names", nargs="*", default=[], metavar="NAME",
+                   help=f"the runs to write again, of {sorted(RUNS)} (default: all); the others and their commits are kept")
+    p.add_argument("--why", default=None, help="why these runs' numbers changed (kept in machine.json)")
+    args = p.parse_args(argv)
+    unknown = sorted(set(args.names) - set(RUNS))
+    if unknown:
+        p.error(f"unknown run(s) {unknown}; valid: {sorted(RUNS)}")
+    names = args.names or sorted(RUNS)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "../../jbn", "../../envs_jax"], capture_output=True,
+                           text=True, cwd=HERE).stdout.strip()
+    if dirty:
+        sys.exit(f"uncommitted changes in jbn/ or envs_jax/: commit the code whose numbers become the reference "
+                 f"first (machine.json names its commit)\n{dirty}")
+    for name in names:
+        kw = RUNS[name]
         out = os.path.join(HERE, name)
         shutil.rmtree(out, ignore_errors=True)
         cfg = Config(**kw, run_dir=out, checkpoint_every_s=0.0, keep_checkpoints=100)
@@ -65,11 +85,15 @@ def main() -> None:
             if u != keep:
                 shutil.rmtree(os.path.join(out, "checkpoints", u))
         os.remove(os.path.join(out, ".lock"))
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
-    with open(os.path.join(HERE, "machine.json"), "w") as f:
-        json.dump({"cpu": cpu_model(), "machine": platform.machine(), "jax": jax.__version__, "commit": commit,
-                   "cpu_flags_sha256": cpu_flags_sha256(),
-                   "middle_checkpoint": MIDDLE}, f, indent=1)
+    path = os.path.join(HERE, "machine.json")
+    old = json.load(open(path)) if os.path.exists(path) and args.names else {}
+    commits = {**old.get("commits", {}), **{name: commit for name in names}}
+    with open(path, "w") as f:
+        json.dump({"cpu": cpu_model(), "machine": platform.machine(), "jax": jax.__version__,
+                   "commit": old.get("commit", commit), "middle_checkpoint": MIDDLE,
+                   "cpu_flags_sha256": cpu_flags_sha256(), "commits": commits,
+                   "why": args.why or old.get("why", "")}, f, indent=1)
+        f.write("\n")
 
 
 if __name__ == "__main__":
