@@ -17,6 +17,7 @@ from the one it started with (the update's truncated BPTT).
 """
 from __future__ import annotations
 
+
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
@@ -239,8 +240,8 @@ class BNPolicy:
 
     # ---- actor ----
     def _parent_free(self, params, obs, memory: Optional[Memory] = None):
-        """The parent-free part of every agent's actor (Actor.own): obs [N, D] -> [N, F]; a recurrent policy reads
-        the agents' GRU states memory.actor [N, H] instead."""
+        """The parent-free part of every agent's actor (Actor.own): obs [..., N, D] -> [..., N, F]; a recurrent policy
+        reads the agents' GRU states memory.actor [..., N, H] instead."""
         if self.recurrent:
             return self.actor.apply(params["actor"], memory.actor, method="parent_free_from")
         n = self.num_agents
@@ -287,16 +288,30 @@ class BNPolicy:
         return actions, logp, g
 
     def log_prob(self, params, obs, avail, visible, noise, actions, memory: Optional[Memory] = None):
-        """Teacher-forced log-probs and entropies of a stored joint action (one parallel pass); memory: the step's
-        GRU states (recurrent policies, from `replay`).
+        """Teacher-forced log-probs and entropies of stored joint actions (one parallel pass), for any leading batch
+        shape *B: obs [*B, N, ...], avail [*B, N, A], visible [*B, N, N], noise leaves [*B, ...] (or None), actions
+        int [*B, N]; memory: the steps' GRU states (recurrent policies, from `replay`).
 
-        Returns logp [N], entropy [N] (of each agent's conditional), G [N, N] (differentiable in context mode).
+        The actor runs on the whole batch at once; only the DAG (one per sample) is vmapped. (Under a vmap of the
+        whole function, XLA transposed the gradient of each actor layer's output before its weight-gradient product,
+        a copy and a slower product on every minibatch; bench/RESULTS.md.)
+        Returns logp [*B, N], entropy [*B, N] (of each agent's conditional), G [*B, N, N] (differentiable in context
+        mode).
         """
-        g, g_eff, _ = self.dag(params, obs, visible, noise, memory=memory)
-        parents = g_eff.T if self.has_parents else None  # row i: the parent weights of agent i
-        logits = self._head(params, self._parent_free(params, obs, memory), parents, actions, obs)
+        lead = actions.shape[:-1]
+        def dag(p, o, v, z, m):  # one sample's (G, G_eff, order)
+            return self.dag(p, o, v, z, memory=m)
+
+        for _ in lead:
+            dag = jax.vmap(dag, in_axes=(None, 0, 0, 0, 0))
+        g, g_eff, _ = dag(params, obs, visible, noise, memory)
+        parents = jnp.swapaxes(g_eff, -1, -2) if self.has_parents else None  # row i: the parent weights of agent i
+        # every agent's head sees the joint action and observations: one broadcast axis in front of the agents'
+        joint = len(lead)
+        logits = self._head(params, self._parent_free(params, obs, memory), parents,
+                            jnp.expand_dims(actions, joint), jnp.expand_dims(obs, joint))
         logits = mask_logits(logits, avail)
-        logp = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[:, None], -1)[:, 0]
+        logp = jnp.take_along_axis(jax.nn.log_softmax(logits), actions[..., None], -1)[..., 0]
         return logp, entropy_of_logits(logits, avail), g
 
     def value(self, params, world_state, memory: Optional[Memory] = None):

@@ -33,9 +33,28 @@ Arch = Literal["smax", "cg", "aloha"]
 ACTOR_ARCHS: tuple[str, ...] = get_args(Arch)
 
 
+def matmul(x, kernel, precision=None):
+    """x [..., D] @ kernel [D, F] as one [M, D] @ [D, F] product (M = the leading dims' size). The same values as
+    the product on the leading dims; but the gradient of the latter contracts the kernel's cotangent over two or more
+    dims (batch and agents), for which XLA's CPU backend first transposed the layer's output gradient (a copy, and a
+    slower product after it) on every dense layer of the actor (bench/RESULTS.md)."""
+    if x.ndim <= 2:
+        return jax.lax.dot_general(x, kernel, (((x.ndim - 1,), (0,)), ((), ())), precision=precision)
+    y = jax.lax.dot_general(x.reshape(-1, x.shape[-1]), kernel, (((1,), (0,)), ((), ())), precision=precision)
+    return y.reshape(x.shape[:-1] + kernel.shape[1:])
+
+
+def _flat_dot_general(lhs, rhs, dimension_numbers, precision=None, **kw):
+    """`nn.Dense`'s product (lhs [..., D] with kernel [D, F]) through `matmul`."""
+    (lc, rc), (lb, rb) = dimension_numbers
+    if kw or lb or rb or tuple(lc) != (lhs.ndim - 1,) or tuple(rc) != (0,) or rhs.ndim != 2:
+        return jax.lax.dot_general(lhs, rhs, dimension_numbers, precision=precision, **kw)
+    return matmul(lhs, rhs, precision)
+
+
 def _dense(features, scale=np.sqrt(2.0), use_bias=True, name=None):
     return nn.Dense(features, use_bias=use_bias, kernel_init=nn.initializers.orthogonal(scale),
-                    bias_init=nn.initializers.zeros, name=name)
+                    bias_init=nn.initializers.zeros, name=name, dot_general=_flat_dot_general)
 
 
 class IdDense(nn.Module):
@@ -59,7 +78,7 @@ class IdDense(nn.Module):
         n = 0 if agent_id is None else agent_id.shape[-1]
         kernel = self.param("kernel", nn.initializers.orthogonal(self.scale), (d + n, self.features))
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
-        y = x @ kernel[:d]
+        y = matmul(x, kernel[:d])
         if agent_id is not None:
             y = y + agent_id @ kernel[d:]
         return y + bias

@@ -228,8 +228,7 @@ def bn_mappo_loss(policy, params, batch: Batch, eta, alpha, hyper: Hyper, ratio:
         memory = policy.replay(params, start, batch.obs, batch.world_state, batch.done)
         flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
         batch, memory = jax.tree.map(flat, (batch._replace(memory=None, done=None), memory))
-    v_log_prob = jax.vmap(policy.log_prob, in_axes=(None, 0, 0, 0, 0, 0, 0))
-    logp, entropy, g = v_log_prob(params, batch.obs, batch.avail, batch.visible, batch.noise, batch.actions, memory)
+    logp, entropy, g = policy.log_prob(params, batch.obs, batch.avail, batch.visible, batch.noise, batch.actions, memory)
     active = active_agents(batch.avail)  # [B, N]
     pg_loss, clip_frac, approx_kl = clipped_surrogate(
         logp, batch.logp, batch.advantages, hyper.clip_eps, ratio, mask=active
