@@ -52,6 +52,13 @@ def test_sampled_logp_equals_parallel_logp(n, mode, kw):
     logp2, ent, g2 = jax.jit(jax.vmap(pol.log_prob, (None, 0, 0, 0, 0, 0)))(params, obs, avail, visible, noise, actions)
     np.testing.assert_allclose(logp, logp2, atol=1e-5)
     np.testing.assert_array_equal(g, g2)
+    # The loss's call: the whole batch at once, here with two leading dims [2, E/2] (the actor on the batch, no vmap)
+    two = lambda x: x.reshape((2, e // 2) + x.shape[1:])  # noqa: E731
+    logp3, ent3, g3 = jax.jit(pol.log_prob)(params, two(obs), two(avail), two(visible), jax.tree.map(two, noise),
+                                            two(actions))
+    np.testing.assert_allclose(np.asarray(logp3).reshape(logp.shape), logp, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(ent3).reshape(ent.shape), ent, atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(g3).reshape(np.shape(g)), g)
     if mode != "none":
         # The check has teeth: with parents' actions hidden the log-probs differ.
         none = BNPolicy(**{**pol.__dict__, "mode": "none"})

@@ -299,6 +299,7 @@ class BNPolicy:
         mode).
         """
         lead = actions.shape[:-1]
+
         def dag(p, o, v, z, m):  # one sample's (G, G_eff, order)
             return self.dag(p, o, v, z, memory=m)
 
