@@ -30,13 +30,19 @@ def main() -> None:
     p.add_argument("--num-steps", type=int, default=128)
     p.add_argument("--hidden", type=int, default=None)
     p.add_argument("--torso", default="auto", choices=["auto", "mlp", "cnn"])
+    p.add_argument("--recurrent", default="none", choices=["none", "gru"])
+    p.add_argument("--gru-hidden", type=int, default=None)
+    p.add_argument("--num-epochs", type=int, default=None,
+                   help="PPO epochs (default: the preset's); 4 against 1 splits an update into rollout and epochs")
     p.add_argument("--updates", type=int, default=4, help="updates per timed chunk")
     p.add_argument("--rounds", type=int, default=7)
     args = p.parse_args()
-    extra = {} if args.hidden is None else {"hidden": args.hidden}
+    given = dict(hidden=args.hidden, gru_hidden=args.gru_hidden, num_epochs=args.num_epochs)
+    extra = {k: v for k, v in given.items() if v is not None}
     cfg = resolve(Config(env=args.env, dag=args.dag, num_envs=args.num_envs, num_steps=args.num_steps,
                          total_steps=args.num_envs * args.num_steps * args.updates * 10,
-                         updates_per_chunk=args.updates, eval_episodes=0, checkpoint=False, torso=args.torso, **extra))
+                         updates_per_chunk=args.updates, eval_episodes=0, checkpoint=False, torso=args.torso, recurrent=args.recurrent,
+                         **extra))
     trainer = tr.make_train(cfg)
     state = tr.init_runs(trainer.init, tr.run_keys(cfg))
     chunk = jax.jit(tr.over_runs(trainer.update_chunk, 1)).lower(state).compile()
@@ -47,7 +53,7 @@ def main() -> None:
         jax.block_until_ready(chunk(state))
         times.append((time.perf_counter() - t0) / args.updates)
     med = statistics.median(times)
-    print(f"{args.env} dag={args.dag} E={args.num_envs} T={args.num_steps} (jbn from {os.path.dirname(jbn.__file__)}, "
+    print(f"{args.env} dag={args.dag} recurrent={args.recurrent} epochs={cfg.num_epochs} E={args.num_envs} T={args.num_steps} (jbn from {os.path.dirname(jbn.__file__)}, "
           f"load {os.getloadavg()[0]:.2f}): median {med * 1e3:.1f} ms, best {min(times) * 1e3:.1f} ms per update, "
           f"{args.num_envs * args.num_steps / med:,.0f} env steps/s")
 
