@@ -5,6 +5,8 @@ again: on a 2-core CPU two processes of the same code differ by up to ~7%, so on
     python bench/update_time.py overcooked_forced_coord --num-envs 16 --torso mlp
     PYTHONPATH=/path/to/other/checkout python bench/update_time.py overcooked_forced_coord --num-envs 16 --torso mlp
     taskset -c 0 python bench/update_time.py ...   # one core: the programs' summed op time, without their overlap
+    python bench/update_time.py lbf_2s-8x8-2p-2f-coop --num-envs 32 --recurrent gru --num-epochs 1   # vs 4: the
+                                                   # difference is 3 epochs, the rest the rollout and the GAE
 
 The timed chunk is compiled once and called `--rounds` times; the median and best are per update.
 """
@@ -41,8 +43,8 @@ def main() -> None:
     extra = {k: v for k, v in given.items() if v is not None}
     cfg = resolve(Config(env=args.env, dag=args.dag, num_envs=args.num_envs, num_steps=args.num_steps,
                          total_steps=args.num_envs * args.num_steps * args.updates * 10,
-                         updates_per_chunk=args.updates, eval_episodes=0, checkpoint=False, torso=args.torso, recurrent=args.recurrent,
-                         **extra))
+                         updates_per_chunk=args.updates, eval_episodes=0, checkpoint=False, torso=args.torso,
+                         recurrent=args.recurrent, **extra))
     trainer = tr.make_train(cfg)
     state = tr.init_runs(trainer.init, tr.run_keys(cfg))
     chunk = jax.jit(tr.over_runs(trainer.update_chunk, 1)).lower(state).compile()
@@ -53,7 +55,8 @@ def main() -> None:
         jax.block_until_ready(chunk(state))
         times.append((time.perf_counter() - t0) / args.updates)
     med = statistics.median(times)
-    print(f"{args.env} dag={args.dag} recurrent={args.recurrent} epochs={cfg.num_epochs} E={args.num_envs} T={args.num_steps} (jbn from {os.path.dirname(jbn.__file__)}, "
+    print(f"{args.env} dag={args.dag} recurrent={args.recurrent} epochs={cfg.num_epochs} E={args.num_envs} "
+          f"T={args.num_steps} (jbn from {os.path.dirname(jbn.__file__)}, "
           f"load {os.getloadavg()[0]:.2f}): median {med * 1e3:.1f} ms, best {min(times) * 1e3:.1f} ms per update, "
           f"{args.num_envs * args.num_steps / med:,.0f} env steps/s")
 
