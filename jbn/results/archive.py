@@ -5,8 +5,9 @@
 
 Each RUN_DIR becomes OUT/<its name>/ with
   config.json, summary.json   copied as they are (summary.json only when the run finished)
-  metrics.jsonl.gz            the per-update rows with the fields the figures use (METRIC_FIELDS), floats
-                              rounded to 6 significant digits (the loss diagnostics and throughput are left out)
+  metrics.jsonl.gz            the per-update rows with the fields the figures use (METRIC_FIELDS) and the
+                              training throughput `sps` (the study's wall-clock column), floats rounded to 6
+                              significant digits (the loss diagnostics are left out)
   eval.jsonl.gz               every evaluation row (returns, win rates, the Fig. 5/7-10 analyses), rounded alike
   absolute.jsonl.gz           the absolute metric's rows (`--absolute-episodes`), when the run has them, as logged
                               (not rounded: `jbn.export` reads them as the run's absolute_metrics)
@@ -31,10 +32,11 @@ import tyro
 from ..cmdline.flags import output_dir_problem, parse
 from .plot import PlotError, log_files, read_jsonl, skipped_note  # log_files: metrics.jsonl plus a multi-host run's
 
-# The metrics.jsonl fields jbn.plot reads (plus episodes, the count behind each episode mean), and the tags that
-# group a sweep's runs (`jbn.training.sweep`: {"sweep": {name: value}}).
+# The metrics.jsonl fields jbn.plot reads (plus episodes, the count behind each episode mean, and sps, the chunk's
+# env steps/s from which a table's training wall-clock is summed), and the tags that group a sweep's runs
+# (`jbn.training.sweep`: {"sweep": {name: value}}).
 METRIC_FIELDS = ("seed", "update", "env_steps", "episode_return", "win_rate", "episodes", "reward_per_step",
-                 "dag_density", "eta", "alpha")
+                 "dag_density", "eta", "alpha", "sps")
 SWEEP_FIELDS = ("sweep",)
 
 

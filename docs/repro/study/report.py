@@ -38,7 +38,7 @@ def absolute(run, policy="joint"):
 
 def train_seconds(run):
     """Wall-clock of the training chunks (compile excluded): each chunk's env steps of all runs / its SPS (a live
-    run's metrics.jsonl; an archived one keeps no SPS: NaN), and the compile time from summary.json."""
+    run's metrics.jsonl, or its archive; archives made before jbn.archive kept `sps` have none: NaN), and the compile time from summary.json."""
     r = load_run(run)
     first = [m for m in r.metrics if m["seed"] == r.config["seed"]]
     prev, total = 0, 0.0
