@@ -165,7 +165,11 @@ def test_hyper_and_the_ppo_ranges_come_from_one_declaration_of_the_sweepable_nam
             dataclasses.replace(good, **{name: -1.0}).check()
 
 
-@pytest.mark.parametrize("run_dir", ["golden/cg2_context", "golden/smax3m_none", "data/tiny_runs/climbing_context"])
+GOLDEN_RUNS = sorted(str(p.parent.relative_to(Path(__file__).parent))  # every machine's (golden/ref/<machine>/<run>)
+                     for p in Path(__file__).parent.glob("golden/ref/*/*/config.json"))
+
+
+@pytest.mark.parametrize("run_dir", [*GOLDEN_RUNS, "data/tiny_runs/climbing_context"])
 def test_config_json_of_older_runs_reads_back_flat_and_unchanged(run_dir):
     """A config.json written by older code builds a Config whose flat dict (what config.json holds) keeps every
     saved value, with the fields it lacks at their defaults."""
