@@ -22,11 +22,13 @@ machine only the ratios of neighbouring runs mean much). Both sides train the sa
 Seeds can be added later: a run of `--seeds 1 2` keeps the file's seed-0 runs of the same pair at the same budget.
 
 Matched where jbn's flags allow (PAIRS below says per pair): envs per update E, rollout length T, PPO epochs,
-minibatches, learning rate, gamma, entropy coefficient, layer widths (`--hidden`, `--gru-hidden`). Not matchable by a
-flag, and kept as jbn's own: ReLU everywhere (JaxMARL's IPPO and MPE MAPPO use tanh), jbn's actor/critic MLP is two
-layers after the GRU where JaxMARL's and Mava's recurrent nets have one, a constant learning rate (JaxMARL anneals it
-linearly), value loss Huber with vf_coef 1 and gradient clipping 10 per network (the peers: MSE/clipped value loss,
-vf_coef 0.5, global clip 0.5); jbn's `none` is MAPPO (centralised critic on the world state) where the peer is IPPO
+minibatches, learning rate and its schedule (JaxMARL's linear anneal: `--lr-anneal`, in the pairs since 2026-12-07;
+the runs before ran jbn at a constant rate), gamma, entropy coefficient, layer widths (`--hidden`, `--gru-hidden`).
+Not matchable by a flag, and kept as jbn's own: ReLU everywhere (JaxMARL's IPPO and MPE MAPPO use tanh), jbn's
+actor/critic MLP is two layers after the GRU where JaxMARL's and Mava's recurrent nets have one, value loss Huber
+with vf_coef 1 and gradient clipping 10 per network (the peers: MSE/clipped value loss, vf_coef 0.5, global clip
+0.5; jbn's flags can set these, but matching them on MPE MAPPO-RNN changed nothing measurable, bench/RESULTS.md);
+jbn's `none` is MAPPO (centralised critic on the world state) where the peer is IPPO
 (critic on the agent's own observation). Sable's retention network has no counterpart: it is matched by task and
 budget only (jbn `--hidden 64`, Sable's embed_dim 64).
 
@@ -121,20 +123,22 @@ _JBN_MAVA = ("--dag", "none", "--hidden", "128")
 PAIRS: dict[str, Pair] = {
     "mpe_mappo_rnn": Pair(
         "jaxmarl", "MAPPO/mappo_rnn_mpe.py", ("ENV_NAME=MPE_simple_spread_v3",), "mpe_simple_spread",
-        (("--dag", "none", "--recurrent", "gru", "--hidden", "128", "--gru-hidden", "128", "--eval-episodes", "0"),),
+        (("--dag", "none", "--recurrent", "gru", "--hidden", "128", "--gru-hidden", "128", "--eval-episodes", "0",
+          "--lr-anneal"),),
         16, 128, 10_000_000, recurrent=True, ret_key="returns", steps_key="env_step", steps_offset=16 * 128,
         notes="mappo_homogenous_rnn_mpe.yaml: E 16, T 128, 4 epochs, 4 minibatches, lr 2e-3, FC 128 + GRU 128 "
               "(jbn's preset mpe has the same E, T, epochs, minibatches, lr; --hidden 128 --gru-hidden 128). JaxMARL "
               "evaluates nothing during training, so jbn runs with --eval-episodes 0."),
     "mpe_ippo_ff": Pair(
         "jaxmarl", "IPPO/ippo_ff_mpe.py", ("NUM_SEEDS=1", "ENV_NAME=MPE_simple_spread_v3"), "mpe_simple_spread",
-        (("--dag", "none", "--lr", "2.5e-4", "--hidden", "64", "--eval-episodes", "0"),),
+        (("--dag", "none", "--lr", "2.5e-4", "--hidden", "64", "--eval-episodes", "0", "--lr-anneal"),),
         16, 128, 10_000_000,
         notes="ippo_ff_mpe.yaml: E 16, T 128, 4 epochs, 4 minibatches, lr 2.5e-4, 2 x 64 tanh (jbn: --lr 2.5e-4, "
               "hidden 64, ReLU). The script logs no env-step count: update k (from 0) ends at (k + 1) x 2048."),
     "overcooked_ippo": Pair(
         "jaxmarl", "IPPO/ippo_ff_overcooked.py", ("NUM_SEEDS=1", "ENV_KWARGS.layout=forced_coord"),
-        "overcooked_forced_coord", (("--dag", "none", "--torso", "mlp", "--hidden", "64", "--eval-episodes", "0"),),
+        "overcooked_forced_coord",
+        (("--dag", "none", "--torso", "mlp", "--hidden", "64", "--eval-episodes", "0", "--lr-anneal"),),
         16, 128, 5_000_000, steps_key="env_step",
         notes="ippo_ff_overcooked.yaml with layout forced_coord: E 16, T 128, 4 epochs, 4 minibatches, lr 2.5e-4, "
               "2 x 64 tanh on the flattened grid, shaping annealed over 2.5e6 env steps (jbn's preset overcooked: "

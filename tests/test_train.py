@@ -204,3 +204,28 @@ def test_smax_3m_wins():
     # Measured: win rate 0.82-0.83 over the last updates at 2e6 steps with lr 1e-3 (0.74-0.77 with lr 5e-4).
     m = _learn(resolve(Config(env="smax_3m", dag="none", total_steps=2_000_000, lr=1e-3, eval_episodes=0)))
     assert np.nanmean(m.win_rate[0, -5:]) > 0.8
+
+
+def test_lr_anneal_scales_each_update_step_by_one_minus_its_progress():
+    """--lr-anneal: with one Adam step per update, update u's parameter change is the constant-lr run's times
+    (1 - u/U) (Adam's step is linear in lr), so update 0 matches exactly and update 1 is scaled by 1 - 1/U."""
+    U = 4
+    base = dict(env="cg_2", dag="none", num_envs=4, num_steps=5, total_steps=U * 20, num_epochs=1, num_minibatches=1,
+                updates_per_chunk=1, eval_episodes=0)
+    steps = {}
+    for anneal in (False, True):
+        trainer = tr.make_train(resolve(Config(**base, lr_anneal=anneal)))
+        state = trainer.init(jax.random.PRNGKey(3))
+        chunk = jax.jit(trainer.update_chunk)
+        params = [state.params]
+        for _ in range(2):
+            state, _ = chunk(state)
+            params.append(state.params)
+        steps[anneal] = [jax.tree.map(lambda a, b: np.asarray(b - a), p, q) for p, q in zip(params, params[1:])]
+        if anneal:
+            assert float(state.opt_state.hyperparams["lr"]) == pytest.approx(resolve(Config(**base)).lr * (1 - 1 / U))
+    for u, scale in ((0, 1.0), (1, 1 - 1 / U)):
+        const, annealed = jax.tree.leaves(steps[False][u]), jax.tree.leaves(steps[True][u])
+        assert max(np.abs(c).max() for c in const) > 1e-4  # steps far above the tolerance below
+        for c, a in zip(const, annealed):
+            np.testing.assert_allclose(a, scale * c, rtol=1e-4, atol=1e-6)  # float32 rounding of param - param

@@ -44,7 +44,7 @@ RESUME_FREE = frozenset(
 PLACEMENT = frozenset({"data_parallel", "memory_check", "coordinator", "num_processes", "process_id"})
 MANIFEST = "manifest.json"
 # Fields added after runs were written, with the value every run of that time had (no env had a shaped reward).
-LEGACY = {"reward_shaping_horizon": 0, "torso": "mlp", "edge_prior": 0.5}
+LEGACY = {"reward_shaping_horizon": 0, "torso": "mlp", "edge_prior": 0.5, "lr_anneal": False}
 # The fields every config.json has held since jbn's first version: one missing was removed by hand (or the file cut),
 # and a default in its place would resume another run (the default env, a different seed).
 RECORDED = frozenset(

@@ -136,8 +136,8 @@ class Config(DeviceConfig, EvalConfig, RunConfig, NetworkConfig, PpoConfig, DagC
         cfg.environment  EnvConfig      env, env_kwargs, env_rules, reward_shaping_horizon, sc2_layout, preset
         cfg.graph        DagConfig      dag, learn_order, deepset_edges, sinkhorn_iters, mask_invisible_parents,
                                         parent_obs, anneal, dag_input
-        cfg.ppo          PpoConfig      total_steps, num_envs, num_steps, num_epochs, num_minibatches, lr, gamma,
-                                        gae_lambda, clip_eps, ent_coef, vf_coef, max_grad_norm, grad_clip,
+        cfg.ppo          PpoConfig      total_steps, num_envs, num_steps, num_epochs, num_minibatches, lr, lr_anneal,
+                                        gamma, gae_lambda, clip_eps, ent_coef, vf_coef, max_grad_norm, grad_clip,
                                         huber_delta, ratio (and batch_size, num_updates, minibatch_size)
         cfg.networks     NetworkConfig  torso, hidden, recurrent, gru_hidden, arch
         cfg.run          RunConfig      num_seeds, seed, sweep, updates_per_chunk, run_dir, checkpoint,

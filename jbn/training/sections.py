@@ -246,6 +246,9 @@ class PpoConfig:
     """minibatches per epoch (default: from the preset)"""
     lr: Optional[float] = None
     """learning rate, Adam (default: from the preset)"""
+    lr_anneal: bool = False
+    """anneal the learning rate linearly from lr to 0 over the run, one value per update (PureJaxRL's and JaxMARL's
+    ANNEAL_LR)"""
     gamma: Optional[float] = None
     """discount (default: from the preset)"""
     gae_lambda: float = 0.95

@@ -203,6 +203,8 @@ def make_train(cfg: Config, env=None, *, mesh=None) -> Trainer:
         swept hyper-parameter comes from state.hyper (array leaves: a sweep is a batch axis, not a recompile)."""
         chex.assert_tree_shape_prefix(traj, (T, E))  # trace time only: a host stepper's rollout has the program's shape
         h = read_hyper(state.hyper)
+        if settings.lr_anneal:  # lr x (1 - u / U) in update u = 0..U-1, as PureJaxRL's ANNEAL_LR
+            h = h._replace(lr=h.lr * (1.0 - state.update.astype(jnp.float32) / settings.num_updates))
         eta, alpha = penalty_schedule(policy, anneal, state.update.astype(jnp.float32) / settings.num_updates, h)
         adv, targets_n, vn = advantages(policy, state.params, state.value_norm, traj, h)
         batch = Batch.of(traj, adv, targets_n)
