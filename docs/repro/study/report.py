@@ -68,7 +68,23 @@ def mean_se(v):
     return v.mean(), v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else float("nan")
 
 
-def task_table(root, task) -> list[str]:
+def previous_wall_clock(path) -> dict:
+    """{(task heading, mode): its "train s (× none)" cell} from an earlier tables.md: the wall-clock of runs archived
+    before jbn.archive kept `sps`, measured by the report that ran while their live run directories existed."""
+    cells, heading = {}, None
+    if not os.path.exists(path):
+        return cells
+    for line in open(path):
+        if line.startswith("### "):
+            heading = line[4:].strip()
+        elif line.startswith("| ") and heading and not line.startswith(("| mode", "|---")):
+            cols = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cols) >= 7 and not cols[6].startswith(("nan", "—")):
+                cells[(heading, cols[0])] = cols[6]
+    return cells
+
+
+def task_table(root, task, kept=None) -> list[str]:
     dirs = {m: os.path.join(root, f"{task.name}__{m}") for m in MODES}
     done = {m: d for m, d in dirs.items() if os.path.exists(os.path.join(d, "absolute.jsonl"))
             or os.path.exists(os.path.join(d, "absolute.jsonl.gz"))}
@@ -77,7 +93,8 @@ def task_table(root, task) -> list[str]:
     base = absolute(done["none"])
     base_s, _ = train_seconds(done["none"])
     opt = OPTIMUM.get(task.env)
-    lines = [f"### {task.name}" + (f" ({' '.join(task.extra)})" if task.extra else ""), "",
+    heading = f"{task.name}" + (f" ({' '.join(task.extra)})" if task.extra else "")
+    lines = [f"### {heading}", "",
              f"{task.steps:,} env steps per seed, {task.seeds} seeds; absolute metric: the final parameters over 320 "
              f"episodes per seed (sampled actions); Δ: paired by seed against `none`, mean [95% t interval].", "",
              "| mode | joint return | decentralised return | Δ joint vs none | Δ dec. vs none | final ρ | train s "
@@ -88,9 +105,12 @@ def task_table(root, task) -> list[str]:
         (jm, js), (dm, ds) = mean_se(j.values()), mean_se(dec.values())
         pj, pd = paired(base, j), paired(base, dec)
         secs, comp = train_seconds(d)
+        if math.isfinite(secs) and math.isfinite(base_s):
+            wall = f"{secs:.0f} ({secs / base_s:.2f})"
+        else:  # archived without SPS: the cell an earlier report measured from the live runs, if there is one
+            wall = (kept or {}).get((heading, m), "— (archived without SPS)")
         row = (f"| {m} | {jm:.3g} ± {js:.2g} | {dm:.3g} ± {ds:.2g} | {pj[0]:+.3g} [{pj[1]:+.3g}, {pj[2]:+.3g}] | "
-               f"{pd[0]:+.3g} [{pd[1]:+.3g}, {pd[2]:+.3g}] | {final_density(d):.2f} | {secs:.0f} ({secs / base_s:.2f}) "
-               f"| {comp:.0f} |")
+               f"{pd[0]:+.3g} [{pd[1]:+.3g}, {pd[2]:+.3g}] | {final_density(d):.2f} | {wall} | {comp:.0f} |")
         if opt:
             row += (f" {sum(v >= 0.95 * opt for v in j.values())} / {sum(v >= 0.95 * opt for v in dec.values())} "
                     f"of {len(j)} |")
@@ -106,8 +126,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     text, finished = [], {}
+    kept = previous_wall_clock(os.path.join(args.out, "tables.md"))
     for task in TASKS:
-        lines = task_table(args.root, task)
+        lines = task_table(args.root, task, kept)
         text += lines
         if not lines:
             continue
