@@ -3,6 +3,7 @@
     python bench/train_throughput.py --env smax_6h_vs_8z --num-envs 64 --num-steps 128 --dags none context
     python bench/train_throughput.py --dags none context --recurrent none gru     # GRU vs feed-forward
     python bench/train_throughput.py --dags none context --deterministic          # the cost of --deterministic
+    python bench/train_throughput.py --env rware_tiny-4ag --num-envs 32 --hidden 128 --dags none full context
 
 For each (env, E): the raw env rollout (random actions) and one compiled update chunk per DAG mode are
 compiled first; then, for each of `--rounds` rounds, every program is timed once in turn (interleaved,
@@ -97,14 +98,14 @@ def _twin(label, tag):
 
 
 def bench_env(env_name, dags, num_envs, num_steps, updates, rounds, warmup=True, sinkhorn_iters=(None,),
-              recurrents=("none",), deterministic=False):
+              recurrents=("none",), deterministic=False, hidden=None):
     env = envs_jax.ArrayEnv(envs_jax.make(env_name))
     raw_fn = make_rollout(env, num_envs, num_steps).lower(jax.random.PRNGKey(0)).compile()
     progs = {"raw": lambda: raw_fn(jax.random.PRNGKey(1))}
     info = {}
     modes = _modes(dags, sinkhorn_iters, recurrents, deterministic)
     for label, dag, over in modes:
-        m = build_mode(env_name, dag, num_envs, num_steps, updates, **over)
+        m = build_mode(env_name, dag, num_envs, num_steps, updates, **over, **({} if hidden is None else dict(hidden=hidden)))
         progs[label], progs[label + "/rollout"] = m["chunk"], m["rollout"]
         info[label] = m
     if warmup:
@@ -152,6 +153,7 @@ def main():
     p.add_argument("--deterministic", action="store_true",
                    help="also every program compiled with --deterministic's XLA options (rows '<mode> det'; "
                         "'vs plain': plain time / det time)")
+    p.add_argument("--hidden", type=int, default=None, help="every program's hidden width (default: the env's preset)")
     args = p.parse_args()
     print(f"# {platform.machine()} {jax.devices()[0].device_kind} ({len(jax.devices())} device), jax {jax.__version__}, "
           f"T={args.num_steps}, {args.updates} updates per chunk, {args.rounds} rounds")
@@ -161,7 +163,7 @@ def main():
     for env_name in args.env:
         for e in args.num_envs:
             for r in bench_env(env_name, args.dags, e, args.num_steps, args.updates, args.rounds, not args.no_warmup,
-                               args.sinkhorn_iters, args.recurrent, args.deterministic):
+                               args.sinkhorn_iters, args.recurrent, args.deterministic, args.hidden):
                 print(f"| {r['env']} | {r['N']} | {r['E']} | {r['mode']} | {r['raw_sps']:,.0f} | {r['train_sps']:,.0f} | "
                       f"{r['train_over_raw']:.2f} | {r['over_none']:.2f} | {r['over_full']:.2f} | {r['over_ff']:.2f} | {r['over_plain']:.2f} | {r['rollout_s']:.2f} | {r['update_s']:.2f} | "
                       f"{r['env_s']:.2f} | {r['compile_s']:.1f} |", flush=True)
