@@ -363,7 +363,7 @@ def _git(path):
     return r.stdout.strip() or None
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--jaxmarl", help="a JaxMARL checkout (baselines/ used as is)")
     p.add_argument("--jaxmarl-python", default=sys.executable, help="JaxMARL's interpreter")
@@ -383,7 +383,7 @@ def main():
     p.add_argument("--out", default="bench/peers/results.json")
     p.add_argument("--reanalyse", action="store_true",
                    help="run nothing: recompute the summaries of --out's pairs from their stored rows and print them")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.reanalyse:
         result = json.load(open(args.out))
         for name, entry in result["pairs"].items():
@@ -410,6 +410,10 @@ def main():
         old = json.load(open(args.out))
         result["pairs"] = {k: v for k, v in old.get("pairs", {}).items() if k not in args.pairs}
         kept = kept_runs(old, args.pairs, budgets, args.seeds)
+        for key in ("jaxmarl_commit", "mava_commit", "mava_sable_commit"):  # a peer this call did not run keeps its
+            result[key] = result[key] or old.get(key)                       # commit from the earlier file
+    peer_commit = dict(jaxmarl=result["jaxmarl_commit"], mava=result["mava_commit"],
+                       mava_sable=result["mava_sable_commit"])
     for name in args.pairs:
         pair = PAIRS[name]
         budget = budgets.get(name, budgets.get("ALL", pair.budget))
@@ -427,7 +431,10 @@ def main():
             seeds_runs.sort(key=lambda s: s["seed"])
             summary = summarize(pair, budget, seeds_runs)
             result["pairs"][name] = dict(pair=dataclasses.asdict(pair), budget=budget, summary=summary,
-                                         runs=seeds_runs, finished=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+                                         runs=seeds_runs, finished=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                                         provenance=dict(started=result["started"], machine=result["machine"],
+                                                         jbn_commit=result["jbn_commit"],
+                                                         peer_commit=peer_commit[pair.peer]))
             os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
             with open(args.out, "w") as f:
                 json.dump(result, f, indent=1)

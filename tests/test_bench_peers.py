@@ -29,3 +29,22 @@ def test_kept_runs_drops_a_changed_budget_or_pair():
     old = {"pairs": {"rware_sable": _entry("rware_sable", 4096000, [0], num_envs=16)}}
     assert vs_peers.kept_runs(old, ["rware_sable"], {"rware_sable": 4096000}, [1]) == {}
     assert vs_peers.kept_runs({"pairs": {}}, ["rware_sable"], {"rware_sable": 4096000}, [1]) == {}
+
+
+def test_a_run_keeps_the_other_peers_commits_and_records_its_own_provenance(tmp_path, monkeypatch):
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps({"mava_commit": "mava-old", "mava_sable_commit": "sable-old", "jaxmarl_commit": "jx-old",
+                               "pairs": {"rware_sable": _entry("rware_sable", 4096000, [0])}}))
+    commits = {str(tmp_path / "JaxMARL"): "jx-new"}
+    monkeypatch.setattr(vs_peers, "_git", lambda path: commits.get(path, "jbn-head") if path else None)
+    monkeypatch.setattr(vs_peers, "run_jaxmarl", lambda *a: {})
+    monkeypatch.setattr(vs_peers, "run_jbn", lambda *a: {})
+    monkeypatch.setattr(vs_peers, "summarize", lambda *a: {})
+    monkeypatch.setattr(vs_peers, "report", lambda *a: None)
+    vs_peers.main(["--jaxmarl", str(tmp_path / "JaxMARL"), "--pairs", "mpe_ippo_ff", "--seeds", "0", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert (result["jaxmarl_commit"], result["mava_commit"], result["mava_sable_commit"]) == \
+        ("jx-new", "mava-old", "sable-old")
+    assert set(result["pairs"]) == {"rware_sable", "mpe_ippo_ff"}
+    prov = result["pairs"]["mpe_ippo_ff"]["provenance"]
+    assert (prov["jbn_commit"], prov["peer_commit"]) == ("jbn-head", "jx-new")
