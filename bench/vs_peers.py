@@ -20,6 +20,10 @@ For every pair and seed: the peer's run, then jbn's run(s) (`python -m jbn.train
 each alone as far as this script goes (the machine's load average is recorded before and after each run: on a shared
 machine only the ratios of neighbouring runs mean much). Both sides train the same number of env steps per seed.
 Seeds can be added later: a run of `--seeds 1 2` keeps the file's seed-0 runs of the same pair at the same budget.
+`--peers-side-by-side` starts the peer's runs of all the seeds at once, each pinned to a core of its own, and then
+jbn's runs one at a time alone: for a peer that keeps one core busy (Mava's recurrent systems on this 2-core CPU run
+at ~100% of one core), two seeds in the time of one; each such peer run records its core and its neighbours, and
+bench/RESULTS.md measured what a neighbour on the other core costs it.
 
 Matched where jbn's flags allow (PAIRS below says per pair): envs per update E, rollout length T, PPO epochs,
 minibatches, learning rate and its schedule (JaxMARL's linear anneal: `--lr-anneal`, in the pairs since 2026-12-07;
@@ -78,12 +82,14 @@ none vs the peer's MAPPO), wall_ratio <= 0.5 with steps_ratio <= 1.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import json
 import math
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -181,12 +187,22 @@ def _jsonl(path):
     return [json.loads(line) for line in open(path).read().split("\n")[:-1] if line.strip()]
 
 
-def run_jaxmarl(pair, args, seed, budget, work):
+def _pinned(cmd, cpu):
+    """cmd run on one core (`taskset -c cpu`) where cpu is given, as is otherwise."""
+    return cmd if cpu is None else ["taskset", "-c", str(cpu), *cmd]
+
+
+def _hydra_dir(work, seed, cpu):
+    return os.path.join(work, "hydra" if cpu is None else f"hydra_s{seed}")  # side by side: one per run
+
+
+def run_jaxmarl(pair, args, seed, budget, work, cpu=None):
     script = os.path.join(os.path.abspath(args.jaxmarl), "baselines", pair.target)
     rows_path = os.path.join(work, f"{pair.peer}_{os.path.basename(pair.target)}_s{seed}.jsonl")
     updates = budget // (pair.num_envs * pair.num_steps)
-    cmd = [args.jaxmarl_python, JAXMARL_SHIM, f"--config-path={os.path.join(os.path.dirname(script), 'config')}",
-           *pair.overrides, f"SEED={seed}", f"TOTAL_TIMESTEPS={budget}", f"hydra.run.dir={os.path.join(work, 'hydra')}"]
+    cmd = _pinned([args.jaxmarl_python, JAXMARL_SHIM, f"--config-path={os.path.join(os.path.dirname(script), 'config')}",
+                   *pair.overrides, f"SEED={seed}", f"TOTAL_TIMESTEPS={budget}",
+                   f"hydra.run.dir={_hydra_dir(work, seed, cpu)}"], cpu)
     env = {"JBN_ROWS": rows_path, "JBN_BASELINE": script}
     # stop once the last update is logged (the IPPO scripts then plot or render a GIF: not training)
     steps_key = pair.steps_key or "row"
@@ -204,14 +220,14 @@ def run_jaxmarl(pair, args, seed, budget, work):
     return dict(cmd=w["cmd"], rows=rows, sps=sps, updates_logged=len(raw))
 
 
-def run_mava(pair, args, seed, budget, work):
+def run_mava(pair, args, seed, budget, work, cpu=None):
     checkout = args.mava_sable if pair.peer == "mava_sable" else args.mava
     rows_path = os.path.join(work, f"{pair.peer}_{pair.target.split('.')[-1]}_{pair.jbn_env}_s{seed}.jsonl")
     updates = budget // (pair.num_envs * pair.num_steps)
     evals = min(args.mava_evals, max(1, updates - 1))
-    cmd = [args.mava_python, MAVA_SHIM, checkout, pair.target, *pair.overrides, f"system.seed={seed}",
-           f"system.total_timesteps={budget}", f"arch.num_evaluation={evals}",
-           f"hydra.run.dir={os.path.join(work, 'hydra')}"]
+    cmd = _pinned([args.mava_python, MAVA_SHIM, checkout, pair.target, *pair.overrides, f"system.seed={seed}",
+                   f"system.total_timesteps={budget}", f"arch.num_evaluation={evals}",
+                   f"hydra.run.dir={_hydra_dir(work, seed, cpu)}"], cpu)
     # feat/sable's systems read the network's training outputs in the wrong order (bench/peers/mava-shim.md): the
     # shim corrects it for the Sable pairs, or not with --sable-as-is (which reproduces the branch's flat entropy)
     env = {"JBN_ROWS": rows_path}
@@ -379,6 +395,10 @@ def main(argv=None):
     p.add_argument("--mava-evals", type=int, default=200,
                    help="Mava's arch.num_evaluation (its default 200; fewer for short budgets); jbn evaluates as often")
     p.add_argument("--jbn-args", default="", help="more flags for every jbn run")
+    p.add_argument("--peers-side-by-side", action="store_true",
+                   help="start the peer's runs of all --seeds together, each pinned to a core of its own (taskset), "
+                        "then jbn's runs one at a time alone: for a peer that keeps one core busy (Mava's recurrent "
+                        "systems on a CPU); needs a core per seed. Each peer run records its core and neighbours")
     p.add_argument("--limit-s", type=float, default=1800, help="per-run time limit")
     p.add_argument("--out", default="bench/peers/results.json")
     p.add_argument("--reanalyse", action="store_true",
@@ -394,6 +414,12 @@ def main(argv=None):
         return
     args.mava_sable = args.mava_sable or args.mava
     budgets = {k: int(float(v)) for k, v in (b.split("=", 1) for b in args.budget)}
+    if args.peers_side_by_side:
+        if len(args.seeds) > (os.cpu_count() or 1):
+            raise SystemExit(f"error: --peers-side-by-side runs a seed per core: {len(args.seeds)} seeds "
+                             f"({' '.join(map(str, args.seeds))}) but {os.cpu_count()} cores")
+        if shutil.which("taskset") is None:
+            raise SystemExit("error: --peers-side-by-side pins each run with taskset (util-linux), not found")
     for name in args.pairs:
         peer = PAIRS[name].peer
         if peer == "jaxmarl" and not args.jaxmarl:
@@ -418,10 +444,21 @@ def main(argv=None):
         pair = PAIRS[name]
         budget = budgets.get(name, budgets.get("ALL", pair.budget))
         seeds_runs = list(kept.get(name, []))
-        for seed in args.seeds:
+        runner = run_jaxmarl if pair.peer == "jaxmarl" else run_mava
+
+        def peer_run(seed, cpu=None):
             load0 = _load()
-            runner = run_jaxmarl if pair.peer == "jaxmarl" else run_mava
-            peer = dict(runner(pair, args, seed, budget, work), load_before=load0, load_after=_load())
+            run = dict(runner(pair, args, seed, budget, work, cpu), load_before=load0, load_after=_load())
+            if cpu is not None:
+                run.update(pinned_cpu=cpu, side_by_side_with=[s for s in args.seeds if s != seed])
+            return run
+        side = {}
+        if args.peers_side_by_side:  # every seed's peer run at once, a core each; jbn's runs below, alone
+            with concurrent.futures.ThreadPoolExecutor(len(args.seeds)) as pool:
+                futures = {seed: pool.submit(peer_run, seed, cpu) for cpu, seed in enumerate(args.seeds)}
+            side = {seed: f.result() for seed, f in futures.items()}
+        for seed in args.seeds:
+            peer = side[seed] if seed in side else peer_run(seed)
             jbns = []
             for i, flags in enumerate(pair.jbn_runs):
                 load0 = _load()

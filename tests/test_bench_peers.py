@@ -48,3 +48,43 @@ def test_a_run_keeps_the_other_peers_commits_and_records_its_own_provenance(tmp_
     assert set(result["pairs"]) == {"rware_sable", "mpe_ippo_ff"}
     prov = result["pairs"]["mpe_ippo_ff"]["provenance"]
     assert (prov["jbn_commit"], prov["peer_commit"]) == ("jbn-head", "jx-new")
+
+
+def test_side_by_side_runs_every_seeds_peer_on_its_own_core_before_jbn_alone(tmp_path, monkeypatch):
+    events = []
+
+    def peer(pair, args, seed, budget, work, cpu):
+        events.append(("peer start", seed, cpu))
+        import time
+        time.sleep(0.2)  # both seeds' peer runs must be under way together
+        events.append(("peer end", seed, cpu))
+        return {}
+
+    monkeypatch.setattr(vs_peers, "_git", lambda path: None)
+    monkeypatch.setattr(vs_peers, "run_mava", peer)
+    monkeypatch.setattr(vs_peers, "run_jbn", lambda name, pair, flags, args, seed, *a: events.append(("jbn", seed)) or {})
+    monkeypatch.setattr(vs_peers, "summarize", lambda *a: {})
+    monkeypatch.setattr(vs_peers, "report", lambda *a: None)
+    monkeypatch.setattr(vs_peers.os, "cpu_count", lambda: 2)
+    out = tmp_path / "results.json"
+    vs_peers.main(["--mava", str(tmp_path), "--pairs", "rware_rec_mappo", "--seeds", "1", "2",
+                   "--peers-side-by-side", "--out", str(out)])
+    starts = [e for e in events if e[0] == "peer start"]
+    assert sorted(starts) == [("peer start", 1, 0), ("peer start", 2, 1)]       # a core each
+    assert [e[0] for e in events[:2]] == ["peer start", "peer start"]           # together
+    assert events[4:] == [("jbn", 1), ("jbn", 2)]                               # then jbn, one at a time
+    runs = json.loads(out.read_text())["pairs"]["rware_rec_mappo"]["runs"]
+    assert [(r["peer"]["pinned_cpu"], r["peer"]["side_by_side_with"]) for r in runs] == [(0, [2]), (1, [1])]
+    # without the flag: no pinning, one seed after the other
+    events.clear()
+    vs_peers.main(["--mava", str(tmp_path), "--pairs", "rware_rec_mappo", "--seeds", "3", "--out", str(out)])
+    assert events == [("peer start", 3, None), ("peer end", 3, None), ("jbn", 3)]
+    assert "pinned_cpu" not in json.loads(out.read_text())["pairs"]["rware_rec_mappo"]["runs"][-1]["peer"]
+
+
+def test_side_by_side_needs_a_core_per_seed(tmp_path, monkeypatch):
+    import pytest
+    monkeypatch.setattr(vs_peers.os, "cpu_count", lambda: 2)
+    with pytest.raises(SystemExit, match="3 seeds \\(0 1 2\\) but 2 cores"):
+        vs_peers.main(["--mava", str(tmp_path), "--pairs", "rware_rec_mappo", "--seeds", "0", "1", "2",
+                       "--peers-side-by-side", "--out", str(tmp_path / "r.json")])
