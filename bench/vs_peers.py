@@ -21,9 +21,10 @@ each alone as far as this script goes (the machine's load average is recorded be
 machine only the ratios of neighbouring runs mean much). Both sides train the same number of env steps per seed.
 Seeds can be added later: a run of `--seeds 1 2` keeps the file's seed-0 runs of the same pair at the same budget.
 `--peers-side-by-side` starts the peer's runs of all the seeds at once, each pinned to a core of its own, and then
-jbn's runs one at a time alone: for a peer that keeps one core busy (Mava's recurrent systems on this 2-core CPU run
-at ~100% of one core), two seeds in the time of one; each such peer run records its core and its neighbours, and
-bench/RESULTS.md measured what a neighbour on the other core costs it.
+jbn's runs one at a time alone: for a peer that keeps about one core busy (Mava's recurrent systems on this 2-core
+CPU: the main thread at ~100%, XLA's workers at 15-30% each), two seeds in the time of one; each such peer run
+records its core and its neighbours. What one core and a neighbour do to the peer's speed: bench/RESULTS.md (RWARE
+rec_mappo section; a same-seed check both ways is pending).
 
 Matched where jbn's flags allow (PAIRS below says per pair): envs per update E, rollout length T, PPO epochs,
 minibatches, learning rate and its schedule (JaxMARL's linear anneal: `--lr-anneal`, in the pairs since 2026-12-07;
