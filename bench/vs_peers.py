@@ -23,8 +23,8 @@ Seeds can be added later: a run of `--seeds 1 2` keeps the file's seed-0 runs of
 `--peers-side-by-side` starts the peer's runs of all the seeds at once, each pinned to a core of its own, and then
 jbn's runs one at a time alone: for a peer that keeps about one core busy (Mava's recurrent systems on this 2-core
 CPU: the main thread at ~100%, XLA's workers at 15-30% each), two seeds in the time of one; each such peer run
-records its core and its neighbours. What one core and a neighbour do to the peer's speed: bench/RESULTS.md (RWARE
-rec_mappo section; a same-seed check both ways is pending).
+records its core and its neighbours. Which configuration is each peer's faster (`--cores-check`: each peer run on
+both cores, then on one; Mava's recurrent MAPPO is ~2x faster on one core, every other peer on both): bench/RESULTS.md.
 
 Matched where jbn's flags allow (PAIRS below says per pair): envs per update E, rollout length T, PPO epochs,
 minibatches, learning rate and its schedule (JaxMARL's linear anneal: `--lr-anneal`, in the pairs since 2026-12-07;
@@ -248,15 +248,16 @@ def run_mava(pair, args, seed, budget, work, cpu=None):
                 num_evaluation=evals)
 
 
-def run_jbn(name, pair, flags, args, seed, budget, work, tag):
+def run_jbn(name, pair, flags, args, seed, budget, work, tag, cpu=None):
     run_dir = os.path.join(work, f"jbn_{name}_{tag}_s{seed}")  # a new directory per pair, variant and seed
     extra = list(flags)
     if pair.peer.startswith("mava"):  # evaluate as often as Mava does, and its absolute metric (320 episodes)
         updates = budget // (pair.num_envs * pair.num_steps)
         extra += ["--eval-every", str(max(1, updates // min(args.mava_evals, max(1, updates - 1)))),
                   "--absolute-episodes", "320"]
-    cmd = [sys.executable, "-m", "jbn.train", "--env", pair.jbn_env, *extra, "--num-seeds", "1", "--seed", str(seed),
-           "--total-steps", str(budget), "--run-dir", run_dir, "--no-checkpoint", *args.jbn_args.split()]
+    cmd = _pinned([sys.executable, "-m", "jbn.train", "--env", pair.jbn_env, *extra, "--num-seeds", "1", "--seed",
+                   str(seed), "--total-steps", str(budget), "--run-dir", run_dir, "--no-checkpoint",
+                   *args.jbn_args.split()], cpu)
     out_path = run_dir + ".out"
     w = watch(cmd, {"JBN_COMPILE_CACHE": "off"}, os.path.join(run_dir, "metrics.jsonl"), "episode_return", "env_steps",
               -math.inf, 10**9, args.limit_s, out_path)  # cold starts: jbn compiles every time, as the peers do
@@ -367,6 +368,50 @@ def kept_runs(old, names, budgets, seeds):
     return kept
 
 
+def cores_check(args, budgets, work):
+    """Each peer run on both cores, then pinned to core 0, one after the other, nothing else: which configuration
+    is the peer's faster? (Mava's recurrent systems on this 2-core CPU: one core, bench/RESULTS.md.)"""
+    result = dict(started=time.strftime("%Y-%m-%d %H:%M:%S %Z"), machine=machine(), work=work, pairs={})
+    if os.path.exists(args.out):
+        result["pairs"] = {k: v for k, v in json.load(open(args.out)).get("pairs", {}).items() if k not in args.pairs}
+    for name in args.pairs:
+        pair = PAIRS[name]
+        budget = budgets.get(name, budgets.get("ALL", pair.budget))
+        runner = run_jaxmarl if pair.peer == "jaxmarl" else run_mava
+        runs = []
+        for seed in args.seeds:
+            run = dict(seed=seed)
+            for key, cpu in (("both_cores", None), ("one_core", 0)):
+                load0 = _load()
+                os.makedirs(os.path.join(work, key), exist_ok=True)  # the two runs' rows side by side, not overwritten
+                r = runner(pair, args, seed, budget, os.path.join(work, key), cpu)
+                run[key] = dict(cmd=r.get("cmd"), sps=r.get("sps"), startup_s=startup_s(r),
+                                wall_s=r["rows"][-1]["wall_s"] if r.get("rows") else None,
+                                load_before=load0, load_after=_load(), pinned_cpu=cpu)
+            print(f"  {name} seed {seed}: {_fmt(run['both_cores']['sps'], ',.0f')} env steps/s on both cores, "
+                  f"{_fmt(run['one_core']['sps'], ',.0f')} on one", flush=True)
+            if args.cores_check_jbn:  # jbn's runs of the pair the same two ways
+                run["jbn"] = []
+                for i, flags in enumerate(pair.jbn_runs):
+                    both = run_jbn(name, pair, flags, args, seed, budget, os.path.join(work, "both_cores"), i)
+                    one = run_jbn(name, pair, flags, args, seed, budget, os.path.join(work, "one_core"), i, cpu=0)
+                    run["jbn"].append(dict(flags=" ".join(flags), both_cores_sps=both["sps"], one_core_sps=one["sps"]))
+                    print(f"    jbn {' '.join(flags)}: {_fmt(both['sps'], ',.0f')} env steps/s on both cores, "
+                          f"{_fmt(one['sps'], ',.0f')} on one", flush=True)
+            runs.append(run)
+        ratios = [r["one_core"]["sps"] / r["both_cores"]["sps"] for r in runs
+                  if r["one_core"]["sps"] and r["both_cores"]["sps"]]
+        result["pairs"][name] = dict(peer=pair.peer, target=pair.target, budget=budget, runs=runs,
+                                     one_core_speedup=statistics.fmean(ratios) if ratios else None,
+                                     peer_commit=_git(args.jaxmarl if pair.peer == "jaxmarl" else
+                                                      args.mava_sable if pair.peer == "mava_sable" else args.mava),
+                                     finished=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=1)
+    print(f"rows and logs: {work}; results: {args.out}")
+
+
 def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
@@ -400,11 +445,17 @@ def main(argv=None):
                    help="start the peer's runs of all --seeds together, each pinned to a core of its own (taskset), "
                         "then jbn's runs one at a time alone: for a peer that keeps one core busy (Mava's recurrent "
                         "systems on a CPU); needs a core per seed. Each peer run records its core and neighbours")
+    p.add_argument("--cores-check", action="store_true",
+                   help="run no jbn: each peer run of --pairs/--seeds twice, on both cores and then pinned to one "
+                        "(taskset -c 0), to find the peer's faster configuration; default --out bench/peers/cores.json")
+    p.add_argument("--cores-check-jbn", action="store_true", help="with --cores-check: jbn's runs the same two ways")
     p.add_argument("--limit-s", type=float, default=1800, help="per-run time limit")
-    p.add_argument("--out", default="bench/peers/results.json")
+    p.add_argument("--out", help="results file (default bench/peers/results.json; with --cores-check "
+                                 "bench/peers/cores.json)")
     p.add_argument("--reanalyse", action="store_true",
                    help="run nothing: recompute the summaries of --out's pairs from their stored rows and print them")
     args = p.parse_args(argv)
+    args.out = args.out or ("bench/peers/cores.json" if args.cores_check else "bench/peers/results.json")
     if args.reanalyse:
         result = json.load(open(args.out))
         for name, entry in result["pairs"].items():
@@ -415,12 +466,13 @@ def main(argv=None):
         return
     args.mava_sable = args.mava_sable or args.mava
     budgets = {k: int(float(v)) for k, v in (b.split("=", 1) for b in args.budget)}
-    if args.peers_side_by_side:
-        if len(args.seeds) > (os.cpu_count() or 1):
+    if args.peers_side_by_side or args.cores_check:
+        if args.peers_side_by_side and len(args.seeds) > (os.cpu_count() or 1):
             raise SystemExit(f"error: --peers-side-by-side runs a seed per core: {len(args.seeds)} seeds "
                              f"({' '.join(map(str, args.seeds))}) but {os.cpu_count()} cores")
         if shutil.which("taskset") is None:
-            raise SystemExit("error: --peers-side-by-side pins each run with taskset (util-linux), not found")
+            raise SystemExit("error: --peers-side-by-side and --cores-check pin runs with taskset (util-linux), "
+                             "not found")
     for name in args.pairs:
         peer = PAIRS[name].peer
         if peer == "jaxmarl" and not args.jaxmarl:
@@ -428,6 +480,8 @@ def main(argv=None):
         if peer.startswith("mava") and not args.mava:
             raise SystemExit(f"error: pair {name} needs --mava")
     work = tempfile.mkdtemp(prefix="vs_peers_")
+    if args.cores_check:
+        return cores_check(args, budgets, work)
     result = dict(started=time.strftime("%Y-%m-%d %H:%M:%S %Z"), machine=machine(), jbn_commit=_git(HERE),
                   jaxmarl_commit=_git(args.jaxmarl), mava_commit=_git(args.mava),
                   mava_sable_commit=_git(args.mava_sable),

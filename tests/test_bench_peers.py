@@ -88,3 +88,45 @@ def test_side_by_side_needs_a_core_per_seed(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="3 seeds \\(0 1 2\\) but 2 cores"):
         vs_peers.main(["--mava", str(tmp_path), "--pairs", "rware_rec_mappo", "--seeds", "0", "1", "2",
                        "--peers-side-by-side", "--out", str(tmp_path / "r.json")])
+
+
+def test_cores_check_runs_each_peer_on_both_cores_then_on_one_and_no_jbn(tmp_path, monkeypatch):
+    events, works = [], set()
+
+    def peer(pair, args, seed, budget, work, cpu=None):
+        events.append((pair.peer, seed, budget, cpu))
+        works.add(work)
+        sps = 100.0 if cpu is None else 175.0
+        return dict(cmd=[], rows=[dict(wall_s=12.0, env_steps=1000, ret=0.0)], sps=sps)
+
+    monkeypatch.setattr(vs_peers, "_git", lambda path: None)
+    monkeypatch.setattr(vs_peers, "run_mava", peer)
+    monkeypatch.setattr(vs_peers, "run_jaxmarl", peer)
+    monkeypatch.setattr(vs_peers, "run_jbn", lambda *a: events.append(("jbn",)) or {})
+    out = tmp_path / "cores.json"
+    out.write_text(json.dumps({"pairs": {"lbf_sable": {"kept": True}}}))
+    vs_peers.main(["--mava", str(tmp_path), "--jaxmarl", str(tmp_path), "--pairs", "rware_rec_mappo", "mpe_ippo_ff",
+                   "--seeds", "0", "--budget", "rware_rec_mappo=4096", "--cores-check", "--out", str(out)])
+    assert events == [("mava", 0, 4096, None), ("mava", 0, 4096, 0),
+                      ("jaxmarl", 0, vs_peers.PAIRS["mpe_ippo_ff"].budget, None),
+                      ("jaxmarl", 0, vs_peers.PAIRS["mpe_ippo_ff"].budget, 0)]   # no jbn run
+    assert len(works) == 2                                  # each configuration's rows in a folder of its own
+    result = json.loads(out.read_text())
+    assert result["pairs"]["lbf_sable"] == {"kept": True}                        # other pairs kept
+    seed0 = result["pairs"]["rware_rec_mappo"]["runs"][0]
+    assert (seed0["both_cores"]["sps"], seed0["one_core"]["sps"], seed0["one_core"]["pinned_cpu"]) == (100.0, 175.0, 0)
+    assert result["pairs"]["rware_rec_mappo"]["one_core_speedup"] == 1.75        # 175 / 100
+
+
+def test_cores_check_jbn_runs_jbn_on_both_cores_then_pinned(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(vs_peers, "_git", lambda path: None)
+    monkeypatch.setattr(vs_peers, "run_mava", lambda *a, **k: dict(rows=[], sps=1.0))
+    monkeypatch.setattr(vs_peers, "run_jbn", lambda name, pair, flags, args, seed, budget, work, tag, cpu=None:
+                        calls.append((tag, cpu)) or dict(sps=10.0 if cpu is None else 8.0))
+    out = tmp_path / "cores.json"
+    vs_peers.main(["--mava", str(tmp_path), "--pairs", "rware_rec_mappo", "--seeds", "0", "--cores-check",
+                   "--cores-check-jbn", "--out", str(out)])
+    assert calls == [(0, None), (0, 0)]
+    jbn = json.loads(out.read_text())["pairs"]["rware_rec_mappo"]["runs"][0]["jbn"]
+    assert (jbn[0]["both_cores_sps"], jbn[0]["one_core_sps"]) == (10.0, 8.0)
