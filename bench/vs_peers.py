@@ -455,6 +455,8 @@ def main(argv=None):
     p.add_argument("--reanalyse", action="store_true",
                    help="run nothing: recompute the summaries of --out's pairs from their stored rows and print them")
     args = p.parse_args(argv)
+    if args.cores_check_jbn and not args.cores_check:
+        raise SystemExit("error: --cores-check-jbn only adds jbn's runs to --cores-check; add --cores-check")
     args.out = args.out or ("bench/peers/cores.json" if args.cores_check else "bench/peers/results.json")
     if args.reanalyse:
         result = json.load(open(args.out))

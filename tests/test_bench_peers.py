@@ -130,3 +130,10 @@ def test_cores_check_jbn_runs_jbn_on_both_cores_then_pinned(tmp_path, monkeypatc
     assert calls == [(0, None), (0, 0)]
     jbn = json.loads(out.read_text())["pairs"]["rware_rec_mappo"]["runs"][0]["jbn"]
     assert (jbn[0]["both_cores_sps"], jbn[0]["one_core_sps"]) == (10.0, 8.0)
+
+
+def test_cores_check_jbn_alone_is_refused(tmp_path):
+    import pytest
+    with pytest.raises(SystemExit, match="add --cores-check"):
+        vs_peers.main(["--mava", str(tmp_path), "--pairs", "rware_rec_mappo", "--cores-check-jbn",
+                       "--out", str(tmp_path / "c.json")])
