@@ -67,6 +67,13 @@ def test_bad_sc2_input_names_the_value_and_the_choices():
         resolve(Config(env="sc2_3m", sweep=("lr=1e-3,3e-4",)))
 
 
+def test_an_unknown_env_name_points_to_the_factory_form():
+    """A newcomer whose env is not registered learns that any env can be trained as 'package.module:factory'."""
+    with pytest.raises(UserError, match=r"env='my_env' is not valid\..*sc2_MMM2.* or any env of your own as "
+                                        r"--env 'package\.module:factory'"):
+        resolve(Config(env="my_env"))
+
+
 def test_cli_accepts_sc2_and_rejects_bad_names_before_anything_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SC2PATH", str(tmp_path / "nowhere"))

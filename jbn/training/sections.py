@@ -167,7 +167,11 @@ class EnvConfig:
         """The env's name, its keyword arguments and rules (parsed, not yet built), the layout and the preset.
         None (the preset's) is accepted for reward_shaping_horizon and preset."""
         if not envs_jax.is_factory_spec(self.env):
-            choice("env", self.env, train_names())
+            try:
+                choice("env", self.env, train_names())
+            except UserError as e:
+                raise UserError(f"{e}; or any env of your own as --env 'package.module:factory' (README: "
+                                f"'Your own env in one file')") from None
         parse_env_kwargs(self.env_kwargs)
         parse_env_rules(self.env_rules)
         if self.sc2_layout is not None:
