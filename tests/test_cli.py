@@ -210,6 +210,42 @@ def test_evaluate_to_an_unwritable_out_is_refused_before_compiling(run_copy, tmp
     _one_error(code, err, r"--out .*: its folder .* does not exist")
 
 
+def _as_archived(run_dir: str, keep_checkpoint: bool) -> None:
+    """The run as jbn.archive (no checkpoint) or docs/repro/unfinished (its newest checkpoint) keep it: logs gzipped."""
+    import gzip
+
+    from jbn.host import checkpoint as ckpt
+
+    for stem in ("metrics", "eval"):
+        path = os.path.join(run_dir, f"{stem}.jsonl")
+        with open(path, "rb") as src, gzip.open(path + ".gz", "wb") as dst:
+            dst.write(src.read())
+        os.remove(path)
+    if not keep_checkpoint:
+        shutil.rmtree(ckpt.root(run_dir))
+
+
+@pytest.mark.parametrize("keep_checkpoint", [False, True])
+def test_an_archived_copy_is_not_resumed_in_place(run_copy, capsys, keep_checkpoint):
+    """Resuming an archive used to start again from update 0 beside it; resuming a kept copy with its checkpoint
+    continued with new logs that lacked every earlier row. Both are refused, pointing to the restore command."""
+    _as_archived(run_copy, keep_checkpoint)
+    before = sorted(os.listdir(run_copy))
+    code, _, err = _exit(train.main, ["--run-dir", run_copy, "--resume"], capsys)
+    assert code == 2 and re.search("^error: " + re.escape(f"{run_copy!r} holds an archived copy of a run (its logs are "
+                                                          "gzipped: metrics.jsonl.gz)") +
+                                   r".*sync\.sh restore NAME NEW_RUN_DIR", err, re.M), err
+    assert "Traceback" not in err and not re.search(r"^(done|resume): ", err, re.M), err
+    assert sorted(set(os.listdir(run_copy)) - {".lock"}) == before  # (the run directory's lock file stays, as always)
+
+
+def test_evaluating_an_archived_run_says_where_its_results_are(run_copy, capsys):
+    _as_archived(run_copy, keep_checkpoint=False)
+    code, _, err = _exit(evaluate_cli.main, [run_copy], capsys)
+    _one_error(code, err, r"no checkpoints in .*: an archived run keeps none; its final evaluation is in "
+                          r".*summary\.json")
+
+
 # ------------------------------------------------------------------------- 4. the success line
 @pytest.mark.parametrize("argv,needle", [
     (["--dag", "line"], r"cannot resume .* dag: run has 'none', now 'line'"),
@@ -246,6 +282,9 @@ def test_whole_numbers_in_float_notation_are_integers():
     (["--num-env", "4"], r"unknown flag --num-env; did you mean --num-envs\?"),
     (["--dag", "contxt"], r"invalid choice 'contxt' for argument '--dag'"),
     (["--lr"], r"missing value for argument '--lr'"),
+    (["--resume", "runs/x"], r"--resume takes no value \(it is on when given\), got 'runs/x': the run to continue "
+                             r"is --run-dir DIR"),
+    (["--tensorboard", "yes"], r"--tensorboard takes no value \(it is on when given\), got 'yes' \("),
 ])
 def test_train_flags_are_one_error_line(tmp_path, capsys, argv, needle):
     code, _, err = _exit(train.main, ["--run-dir", str(tmp_path / "r"), *argv], capsys)

@@ -5,6 +5,7 @@
 What this adds to `tyro.cli`, for every command line of jbn (train, evaluate, plot, compare, archive, export,
 aggregate):
   - an unknown flag is one line naming the closest known flag ("did you mean --lr?"), before tyro parses anything;
+  - a word after an on/off flag (`--resume runs/x`) is one line saying the flag takes no value;
   - an integer may be written as people write it: 1e7, 1.6e1, 2e1 (a whole number in float notation); 2.5 or 1.5e0
     is refused ("is not a whole number");
   - `--help` shows readable types (INT, FLOAT, {a,b}: never {None}|INT) and one default per flag: a field whose
@@ -148,12 +149,19 @@ def suggest(flag: str, known: Sequence[str]) -> Optional[str]:
 def check_flags(cls, argv: Sequence[str], prog: str) -> None:
     """SystemExit(2) with one line for the first flag of argv that `cls` does not have."""
     known = flag_names(cls)
-    for arg in argv:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    switches = {k for k, name in known.items() if hints[name] is bool}
+    takes_words = any(is_positional(h) for h in hints.values())  # a word after a switch may be a positional's
+    for i, arg in enumerate(argv):
         if arg == "--":
             return
         if not arg.startswith("--") or arg in ("--help",):
             continue
         flag = arg.split("=", 1)[0]
+        word = argv[i + 1] if i + 1 < len(argv) else None
+        if flag in switches and flag == arg and not takes_words and word is not None and not word.startswith("-"):
+            hint = ": the run to continue is --run-dir DIR" if flag == "--resume" and "--run-dir" in known else ""
+            fail(f"{flag} takes no value (it is on when given), got {word!r}{hint} ({prog} --help lists every flag)")
         if flag in known:
             continue
         close = suggest(flag, known)

@@ -31,7 +31,11 @@ def pick_checkpoint(run_dir: str, update: Optional[int], warn) -> tuple[int, str
     """(update, path) of the checkpoint to evaluate: `update` (verified) or the newest good one."""
     available = ckpt.list_updates(run_dir)
     if not available:
-        raise UserError(f"no checkpoints in {ckpt.root(run_dir)}")
+        archived = os.path.exists(os.path.join(run_dir, "metrics.jsonl.gz"))
+        summary = os.path.join(run_dir, "summary.json")
+        hint = (f": an archived run keeps none; its final evaluation is in {summary}, and python -m jbn.plot / "
+                f"jbn.compare read its logs" if archived and os.path.exists(summary) else "")
+        raise UserError(f"no checkpoints in {ckpt.root(run_dir)}{hint}")
     if update is None:
         good = ckpt.find_good(run_dir, warn)
         if not good:

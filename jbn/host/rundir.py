@@ -184,6 +184,23 @@ def check_log_paths(run_dir: str, process: int = 0) -> None:
         check_log_path(log_file(run_dir, stem, process))
 
 
+def check_not_archived(run_dir: str, process: int = 0) -> None:
+    """UserError for a run directory whose logs are gzipped and not beside their plain form: a copy written by
+    jbn.archive (no checkpoint) or kept in docs/repro/unfinished (its newest checkpoint). Resumed in place, the first
+    started again from update 0 beside the archive and the second continued with logs that lacked every earlier row."""
+    metrics = log_file(run_dir, "metrics", process)
+    if not os.path.exists(metrics + ".gz") or os.path.exists(metrics):
+        return
+    where = (f"{run_dir!r} holds an archived copy of a run (its logs are gzipped: {os.path.basename(metrics)}.gz) "
+             f"and is not resumed in place")
+    if not ckpt.list_updates(run_dir):
+        raise UserError(f"{where}; it keeps no checkpoint (python -m jbn.archive keeps none), so there is nothing to "
+                        f"continue: train anew with another --run-dir (a copy kept with its checkpoint continues "
+                        f"after bash docs/repro/unfinished/sync.sh restore NAME NEW_RUN_DIR)")
+    raise UserError(f"{where}: copy it out with its logs unzipped, bash docs/repro/unfinished/sync.sh restore NAME "
+                    f"NEW_RUN_DIR, and resume there")
+
+
 def resume_point(cfg: Config, warn, process: int = 0) -> tuple[int, list[tuple[int, str]]]:
     """(update to start from, the good checkpoints newest first) of the run in cfg.run_dir; checks the resumed
     config and the checkpoints' files only, so it runs before anything is compiled."""
@@ -191,6 +208,7 @@ def resume_point(cfg: Config, warn, process: int = 0) -> tuple[int, list[tuple[i
     start_update, good = 0, []
     check_log_paths(run_dir, process)  # before anything is written: reset_logs will cut or create them
     if cfg.resume:
+        check_not_archived(run_dir, process)
         ckpt.check_resume_config(run_dir, dataclasses.asdict(cfg))
         good = ckpt.find_good(run_dir, warn)
         if ckpt.list_updates(run_dir) and not good:
