@@ -9,6 +9,7 @@ import jax
 
 from ..host import checkpoint as ckpt
 from ..host.real_game import make_game
+from ..host.rundir import is_archived_copy
 from ..training.config import Config, UserError, is_sc2, resolve
 from ..training.trainer import make_train, over_runs, run_keys, stacked_hypers
 
@@ -31,10 +32,9 @@ def pick_checkpoint(run_dir: str, update: Optional[int], warn) -> tuple[int, str
     """(update, path) of the checkpoint to evaluate: `update` (verified) or the newest good one."""
     available = ckpt.list_updates(run_dir)
     if not available:
-        archived = os.path.exists(os.path.join(run_dir, "metrics.jsonl.gz"))
         summary = os.path.join(run_dir, "summary.json")
         hint = (f": an archived run keeps none; its final evaluation is in {summary}, and python -m jbn.plot / "
-                f"jbn.compare read its logs" if archived and os.path.exists(summary) else "")
+                f"jbn.compare read its logs" if is_archived_copy(run_dir) and os.path.exists(summary) else "")
         raise UserError(f"no checkpoints in {ckpt.root(run_dir)}{hint}")
     if update is None:
         good = ckpt.find_good(run_dir, warn)

@@ -184,13 +184,19 @@ def check_log_paths(run_dir: str, process: int = 0) -> None:
         check_log_path(log_file(run_dir, stem, process))
 
 
-def check_not_archived(run_dir: str, process: int = 0) -> None:
-    """UserError for a run directory whose logs are gzipped and not beside their plain form: a copy written by
-    jbn.archive (no checkpoint) or kept in docs/repro/unfinished (its newest checkpoint). Resumed in place, the first
-    started again from update 0 beside the archive and the second continued with logs that lacked every earlier row."""
+def is_archived_copy(run_dir: str, process: int = 0) -> bool:
+    """Whether run_dir's logs are gzipped and not beside their plain form: a copy written by jbn.archive (no
+    checkpoint) or kept in docs/repro/unfinished (its newest checkpoint)."""
     metrics = log_file(run_dir, "metrics", process)
-    if not os.path.exists(metrics + ".gz") or os.path.exists(metrics):
+    return os.path.exists(metrics + ".gz") and not os.path.exists(metrics)
+
+
+def check_not_archived(run_dir: str, process: int = 0) -> None:
+    """UserError for an archived copy (`is_archived_copy`). Resumed in place, an archive started again from update 0
+    beside itself and a kept copy continued with logs that lacked every earlier row."""
+    if not is_archived_copy(run_dir, process):
         return
+    metrics = log_file(run_dir, "metrics", process)
     where = (f"{run_dir!r} holds an archived copy of a run (its logs are gzipped: {os.path.basename(metrics)}.gz) "
              f"and is not resumed in place")
     if not ckpt.list_updates(run_dir):
