@@ -2,7 +2,7 @@
 only): per task a table of every mode (absolute metric, paired difference to MAPPO, DAG density, wall-clock),
 learning curves (`python -m jbn.plot`) and, across tasks, the aggregate statistics (`python -m jbn.aggregate`).
 
-    python docs/repro/study/report.py [--root docs/benchmarks/runs] [--out docs/benchmarks]
+    python docs/repro/study/report.py [--root docs/benchmarks/runs] [--out docs/benchmarks] [--figures-for TASK...]
 
 Writes OUT/tables.md (the per-task tables), OUT/<task>/ (jbn.plot's figures and CSVs), OUT/aggregate/
 (jbn.aggregate's, joint evaluations) and OUT/aggregate_decentralized/ (every policy executed without its DAG). Paired differences: seed k of a mode against seed k of `none` (the same training seeds; the
@@ -123,6 +123,9 @@ def main(argv=None):
     p.add_argument("--root", default=ARCHIVE, help="the run directories (default: the archived ones)")
     p.add_argument("--out", default="docs/benchmarks")
     p.add_argument("--no-figures", action="store_true")
+    p.add_argument("--figures-for", nargs="+", metavar="TASK", choices=[t.name for t in TASKS],
+                   help="redraw only these tasks' learning curves (default: every finished task's; the tables and "
+                        "the aggregate are always redone, the other tasks' figures are left as they are)")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     text, finished = [], {}
@@ -137,7 +140,7 @@ def main(argv=None):
                        for f in ("absolute.jsonl", "absolute.jsonl.gz"))]
         if len(runs) == len(MODES) and (task.env not in finished or task.tag):
             finished[task.env] = runs  # the aggregate: one arm per env, the tagged (tuned) one where it exists
-        if not args.no_figures:
+        if not args.no_figures and (args.figures_for is None or task.name in args.figures_for):
             subprocess.run([sys.executable, "-m", "jbn.plot", *runs, "--out", os.path.join(args.out, task.name),
                             "--labels", *[os.path.basename(r).split("__")[1] for r in runs]], check=True)
     with open(os.path.join(args.out, "tables.md"), "w") as f:
