@@ -32,3 +32,18 @@ def test_previous_wall_clock_reads_measured_cells_only(tmp_path):
     cells = _report().previous_wall_clock(str(tmp_path / "tables.md"))
     assert cells == {("task_a (--hidden 128)", "none"): "250 (1.00)", ("task_b", "context"): "385 (1.54)"}
     assert _report().previous_wall_clock(str(tmp_path / "missing.md")) == {}
+
+
+def test_figures_for_redraws_only_the_named_task(tmp_path, monkeypatch):
+    """--figures-for TASK: jbn.plot runs for that task alone (before, every finished task's figures were rewritten);
+    the aggregate is still redone over every finished task."""
+    mod = _report()
+    calls = []
+    monkeypatch.setattr(mod.subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    mod.main(["--out", str(tmp_path), "--figures-for", "smax_smacv2_5_units"])
+    plots = [c for c in calls if "jbn.plot" in c]
+    assert [c[c.index("--out") + 1] for c in plots] == [os.path.join(str(tmp_path), "smax_smacv2_5_units")]
+    aggregates = [c for c in calls if "jbn.aggregate" in c]
+    assert len(aggregates) == 2
+    assert sum("smax_smacv2_5_units__none" in os.path.basename(r) for r in aggregates[0]) == 1
+    assert (tmp_path / "tables.md").exists()
