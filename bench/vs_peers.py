@@ -364,7 +364,10 @@ def kept_runs(old, names, budgets, seeds):
         budget = budgets.get(name, budgets.get("ALL", PAIRS[name].budget))
         same = json.loads(json.dumps(dataclasses.asdict(PAIRS[name])))  # tuples as the file has them: lists
         if entry and entry.get("budget") == budget and entry.get("pair") == same:
-            kept[name] = [s for s in entry["runs"] if s["seed"] not in seeds]
+            # each kept run keeps its window, machine and commits: its own, or in a file written before runs
+            # carried one, the pair's (that file's calls had run every seed in it at once)
+            window = {"provenance": entry["provenance"]} if "provenance" in entry else {}
+            kept[name] = [{**window, **s} for s in entry["runs"] if s["seed"] not in seeds]
     return kept
 
 
@@ -521,14 +524,15 @@ def main(argv=None):
                 load0 = _load()
                 jbns.append(dict(run_jbn(name, pair, flags, args, seed, budget, work, i), load_before=load0,
                                  load_after=_load()))
-            seeds_runs.append(dict(seed=seed, peer=peer, jbn=jbns))
+            window = dict(started=result["started"], machine=result["machine"], jbn_commit=result["jbn_commit"],
+                          peer_commit=peer_commit[pair.peer])
+            seeds_runs.append(dict(seed=seed, peer=peer, jbn=jbns, provenance=window))
             seeds_runs.sort(key=lambda s: s["seed"])
             summary = summarize(pair, budget, seeds_runs)
+            # `provenance`: this call's window; each run's own (a kept seed's from an earlier call) is in its row
             result["pairs"][name] = dict(pair=dataclasses.asdict(pair), budget=budget, summary=summary,
                                          runs=seeds_runs, finished=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-                                         provenance=dict(started=result["started"], machine=result["machine"],
-                                                         jbn_commit=result["jbn_commit"],
-                                                         peer_commit=peer_commit[pair.peer]))
+                                         provenance=window)
             os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
             with open(args.out, "w") as f:
                 json.dump(result, f, indent=1)

@@ -23,6 +23,27 @@ def test_kept_runs_keeps_other_seeds_of_the_same_pair_and_budget():
     assert [s["seed"] for s in kept["rware_sable"]] == [0]
 
 
+def test_seeds_added_later_keep_the_window_and_commits_they_ran_in(tmp_path, monkeypatch):
+    out = tmp_path / "results.json"
+    old_window = dict(started="2026-12-07 10:32:28 UTC", machine={"cpu": "old"}, jbn_commit="jbn-old",
+                      peer_commit="mava-old")
+    entry = dict(_entry("rware_rec_mappo", 4096000, [0]), provenance=old_window)  # a file from before runs had one
+    out.write_text(json.dumps({"pairs": {"rware_rec_mappo": entry}}))
+    monkeypatch.setattr(vs_peers, "_git", lambda path: "new" if path else None)
+    monkeypatch.setattr(vs_peers, "run_mava", lambda *a: {})
+    monkeypatch.setattr(vs_peers, "run_jbn", lambda *a: {})
+    monkeypatch.setattr(vs_peers, "summarize", lambda *a: {})
+    monkeypatch.setattr(vs_peers, "report", lambda *a: None)
+    for seed in ("1", "2"):  # two later calls: each run keeps the window it ran in
+        vs_peers.main(["--mava", str(tmp_path), "--pairs", "rware_rec_mappo", "--seeds", seed, "--budget",
+                       "rware_rec_mappo=4096000", "--out", str(out)])
+    pair = json.loads(out.read_text())["pairs"]["rware_rec_mappo"]
+    runs = {r["seed"]: r["provenance"] for r in pair["runs"]}
+    assert runs[0] == old_window
+    assert runs[1]["jbn_commit"] == runs[2]["jbn_commit"] == "new" and runs[1]["machine"] != {"cpu": "old"}
+    assert runs[1]["started"] <= runs[2]["started"] == pair["provenance"]["started"]
+
+
 def test_kept_runs_drops_a_changed_budget_or_pair():
     old = {"pairs": {"rware_sable": _entry("rware_sable", 4096000, [0])}}
     assert vs_peers.kept_runs(old, ["rware_sable"], {"rware_sable": 2048000}, [1]) == {}
