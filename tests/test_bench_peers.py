@@ -5,11 +5,19 @@ import json
 import os
 import sys
 
+import pytest
+
 _spec = importlib.util.spec_from_file_location(
     "vs_peers", os.path.join(os.path.dirname(__file__), "..", "bench", "vs_peers.py"))
 vs_peers = importlib.util.module_from_spec(_spec)
 sys.modules["vs_peers"] = vs_peers  # dataclasses look their module up
 _spec.loader.exec_module(vs_peers)
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp_path(tmp_path, monkeypatch):
+    """vs_peers.main keeps its rows and logs in a new folder under the temporary directory: the test's own."""
+    monkeypatch.setattr(vs_peers.tempfile, "tempdir", str(tmp_path))
 
 
 def _entry(name, budget, seeds, **pair_changes):
@@ -104,7 +112,6 @@ def test_side_by_side_runs_every_seeds_peer_on_its_own_core_before_jbn_alone(tmp
 
 
 def test_side_by_side_needs_a_core_per_seed(tmp_path, monkeypatch):
-    import pytest
     monkeypatch.setattr(vs_peers.os, "cpu_count", lambda: 2)
     with pytest.raises(SystemExit, match="3 seeds \\(0 1 2\\) but 2 cores"):
         vs_peers.main(["--mava", str(tmp_path), "--pairs", "rware_rec_mappo", "--seeds", "0", "1", "2",
